@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SlipwayServer
+
+/// `slipway serve`: runs the platform (API, web UI) on this machine.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Start the Slipway server.",
+        discussion: """
+            With no configuration it keeps everything under --data-dir: an SQLite database and the blob store.
+            Set SLIPWAY_DATABASE_URL=postgres://… to use PostgreSQL (the cluster shape).
+            Environment: SLIPWAY_HOST, SLIPWAY_PORT, SLIPWAY_DATA_DIR, SLIPWAY_DATABASE_URL, SLIPWAY_ADMIN_PASSWORD,
+            SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL.
+            """
+    )
+
+    @Option(help: "Address to listen on (env SLIPWAY_HOST, default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (env SLIPWAY_PORT, default 8080).")
+    var port: Int?
+
+    @Option(name: .customLong("data-dir"), help: "Folder for the database and blobs (env SLIPWAY_DATA_DIR, default ./slipway-data).")
+    var dataDir: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+        var configuration = ServerConfiguration()
+        configuration.host = host ?? env("SLIPWAY_HOST") ?? "127.0.0.1"
+        if let port = port ?? env("SLIPWAY_PORT").map({ Int($0) ?? -1 }) {
+            guard (0...65535).contains(port) else { throw ValidationError("the port must be a number from 0 to 65535") }
+            configuration.port = port
+        }
+        configuration.dataDirectory = URL(fileURLWithPath: dataDir ?? env("SLIPWAY_DATA_DIR") ?? "slipway-data").standardizedFileURL
+        configuration.databaseURL = env("SLIPWAY_DATABASE_URL")
+        configuration.adminPassword = env("SLIPWAY_ADMIN_PASSWORD")
+        configuration.secureCookies = ["1", "true", "yes"].contains(env("SLIPWAY_SECURE_COOKIES")?.lowercased() ?? "")
+        if let cost = env("SLIPWAY_BCRYPT_COST") {
+            guard let value = Int(cost), (4...31).contains(value) else { throw ValidationError("SLIPWAY_BCRYPT_COST must be from 4 to 31") }
+            configuration.bcryptCost = value
+        }
+        var logger = Logger(label: "slipway")
+        if let level = env("SLIPWAY_LOG_LEVEL") {
+            guard let value = Logger.Level(rawValue: level.lowercased()) else {
+                throw ValidationError("SLIPWAY_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            logger.logLevel = value
+        } else {
+            logger.logLevel = .info
+        }
+        configuration.logLevel = logger.logLevel
+
+        let app = try await buildApplication(configuration, logger: logger)
+        // Stops on SIGTERM or SIGINT, after in-flight requests are answered.
+        try await app.runService()
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+
+/// Everything `slipway serve` needs to start, read from flags and `SLIPWAY_*` environment variables.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host: String
+    /// Port to listen on.
+    public var port: Int
+    /// Folder holding everything stored on the embedded defaults (SQLite file, blobs).
+    public var dataDirectory: URL
+    /// `postgres://…` to use PostgreSQL; `nil` for SQLite under the data directory.
+    public var databaseURL: String?
+    /// The first administrator's password; generated and printed once when `nil`.
+    public var adminPassword: String?
+    /// bcrypt work factor for new password hashes (4…31).
+    public var bcryptCost: Int
+    /// Whether session cookies carry the `Secure` attribute (set this behind HTTPS).
+    public var secureCookies: Bool
+    /// How long a browser session lasts.
+    public var sessionLifetime: Duration
+    /// The largest JSON or form body accepted, in bytes.
+    public var maxBodyBytes: Int
+    /// How much the server logs.
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL = URL(fileURLWithPath: "slipway-data"),
+        databaseURL: String? = nil, adminPassword: String? = nil, bcryptCost: Int = 12, secureCookies: Bool = false,
+        sessionLifetime: Duration = .seconds(12 * 3600), maxBodyBytes: Int = 1 << 20, logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
+        self.adminPassword = adminPassword
+        self.bcryptCost = bcryptCost
+        self.secureCookies = secureCookies
+        self.sessionLifetime = sessionLifetime
+        self.maxBodyBytes = maxBodyBytes
+        self.logLevel = logLevel
+    }
+}

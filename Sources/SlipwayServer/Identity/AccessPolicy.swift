@@ -1,0 +1,56 @@
+import Foundation
+import SlipwayDomain
+import SlipwayStore
+
+/// The caller's standing in one namespace, once checked.
+struct NamespaceAccess: Sendable {
+    /// The namespace.
+    var namespace: Namespace
+    /// The caller.
+    var caller: Caller
+    /// What the caller may do here: their role, or owner for administrators.
+    var role: Role
+}
+
+/// Decides who may do what: every route asks it before touching anything.
+///
+/// Administrators act as owners in every namespace. A namespace the caller is not a member of
+/// answers 404, exactly like one that does not exist, so names do not leak across tenants.
+struct AccessPolicy: Sendable {
+    let store: MetadataStore
+
+    /// The authenticated caller. - Throws: 401 when the request carries no valid credentials.
+    func caller(_ context: AppRequestContext) throws -> Caller {
+        guard let caller = context.caller else { throw APIError.unauthenticated() }
+        return caller
+    }
+
+    /// The caller, who must be an administrator. - Throws: 401, or 403 for other users.
+    func admin(_ context: AppRequestContext) throws -> Caller {
+        let caller = try caller(context)
+        guard caller.user.isAdmin else { throw APIError.forbidden("only administrators may do this") }
+        return caller
+    }
+
+    /// The caller's access to the namespace `name`, which must include `required`.
+    /// - Throws: 401; 404 when the namespace does not exist or the caller is not a member; 403 when the role is too low.
+    func namespace(_ name: String, _ context: AppRequestContext, requires required: Role) async throws -> NamespaceAccess {
+        let caller = try caller(context)
+        guard let namespace = try await store.namespaces.namespace(named: name) else {
+            throw APIError.notFound("namespace '\(name)' does not exist")
+        }
+        let memberRole = try await store.namespaces.role(of: caller.user.id, in: namespace.id)
+        let role: Role
+        if caller.user.isAdmin {
+            role = .owner
+        } else if let memberRole {
+            role = memberRole
+        } else {
+            throw APIError.notFound("namespace '\(name)' does not exist")
+        }
+        guard role.includes(required) else {
+            throw APIError.forbidden("your role in namespace '\(name)' is \(role); this needs \(required) or higher")
+        }
+        return NamespaceAccess(namespace: namespace, caller: caller, role: role)
+    }
+}

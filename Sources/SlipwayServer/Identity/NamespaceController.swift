@@ -1,0 +1,159 @@
+import Foundation
+import Hummingbird
+import SlipwayDomain
+import SlipwayStore
+
+/// Namespaces (tenants), their members, quotas and audit log.
+struct NamespaceController: Sendable {
+    let store: MetadataStore
+    let access: AccessPolicy
+
+    func register(on api: RouterGroup<AppRequestContext>) {
+        api.get("namespaces", use: list)
+        api.post("namespaces", use: create)
+        api.get("namespaces/{namespace}", use: show)
+        api.patch("namespaces/{namespace}", use: update)
+        api.delete("namespaces/{namespace}", use: delete)
+        api.get("namespaces/{namespace}/members", use: members)
+        api.put("namespaces/{namespace}/members/{username}", use: setMember)
+        api.delete("namespaces/{namespace}/members/{username}", use: removeMember)
+        api.get("namespaces/{namespace}/quota", use: quota)
+        api.put("namespaces/{namespace}/quota", use: setQuota)
+        api.get("namespaces/{namespace}/audit", use: audit)
+        api.get("audit", use: globalAudit)
+    }
+
+    /// The namespaces the caller belongs to; every namespace for administrators.
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<NamespaceListing> {
+        let caller = try access.caller(context)
+        let entries = try await store.namespaces.list(memberID: caller.user.isAdmin ? nil : caller.user.id)
+        if caller.user.isAdmin {
+            let mine = Dictionary(uniqueKeysWithValues: try await store.namespaces.list(memberID: caller.user.id).map { ($0.namespace.id, $0.role) })
+            return ItemList(items: entries.map { NamespaceListing(namespace: $0.namespace, role: mine[$0.namespace.id] ?? nil) })
+        }
+        return ItemList(items: entries.map { NamespaceListing(namespace: $0.namespace, role: $0.role) })
+    }
+
+    /// Any signed-in user may create a namespace and becomes its owner.
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<Namespace> {
+        let caller = try access.caller(context)
+        let body = try await request.decodeJSON(CreateNamespaceRequest.self, context: context)
+        let name = try validName(body.name, field: "name")
+        try Self.validateText(body.displayName, field: "display_name", limit: 200)
+        try Self.validateText(body.description, field: "description", limit: 4000)
+        return Created(value: try await store.namespaces.create(
+            name: name, displayName: body.displayName, description: body.description ?? "", owner: caller.user.id, by: caller.auditActor))
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> NamespaceListing {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
+        let role = try await store.namespaces.role(of: access.caller.user.id, in: access.namespace.id)
+        return NamespaceListing(namespace: access.namespace, role: role)
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Namespace {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .maintainer)
+        let body = try await request.decodeJSON(UpdateNamespaceRequest.self, context: context)
+        try Self.validateText(body.displayName, field: "display_name", limit: 200)
+        try Self.validateText(body.description, field: "description", limit: 4000)
+        return try await store.namespaces.update(
+            access.namespace, NamespaceChange(displayName: body.displayName, description: body.description), by: access.caller.auditActor)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .owner)
+        try await store.namespaces.delete(access.namespace, by: access.caller.auditActor)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func members(_ request: Request, context: AppRequestContext) async throws -> ItemList<Membership> {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
+        return ItemList(items: try await store.namespaces.members(of: access.namespace))
+    }
+
+    /// Adds a member or changes a role. Maintainers manage developers and viewers; owners manage everyone.
+    @Sendable func setMember(_ request: Request, context: AppRequestContext) async throws -> Membership {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .maintainer)
+        let username = try context.parameters.require("username")
+        let body = try await request.decodeJSON(SetMemberRequest.self, context: context)
+        guard let user = try await store.users.user(named: username) else { throw APIError.notFound("user '\(username)' does not exist") }
+        let current = try await store.namespaces.role(of: user.id, in: access.namespace.id)
+        try Self.requireManageable([body.role] + (current.map { [$0] } ?? []), by: access)
+        return try await store.namespaces.setMember(user, role: body.role, in: access.namespace, by: access.caller.auditActor)
+    }
+
+    /// Removes a member; any member may also leave on their own.
+    @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
+        let username = try context.parameters.require("username")
+        guard let user = try await store.users.user(named: username),
+              let current = try await store.namespaces.role(of: user.id, in: access.namespace.id)
+        else { throw APIError.notFound("'\(username)' is not a member of namespace '\(access.namespace.name)'") }
+        if user.id != access.caller.user.id {
+            guard access.role.includes(.maintainer) else {
+                throw APIError.forbidden("your role in namespace '\(access.namespace.name)' is \(access.role); this needs maintainer or higher")
+            }
+            try Self.requireManageable([current], by: access)
+        }
+        try await store.namespaces.removeMember(user, from: access.namespace, by: access.caller.auditActor)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func quota(_ request: Request, context: AppRequestContext) async throws -> Quota {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
+        return try await store.namespaces.quota(of: access.namespace)
+    }
+
+    /// Quotas share the cluster between tenants, so only administrators set them.
+    @Sendable func setQuota(_ request: Request, context: AppRequestContext) async throws -> Quota {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
+        guard access.caller.user.isAdmin else { throw APIError.forbidden("only administrators may set quotas") }
+        let quota = try await request.decodeJSON(Quota.self, context: context)
+        if let cpu = quota.cpu, !(cpu >= 0 && cpu.isFinite) { throw APIError.invalidField("cpu", "must be a number of cores, 0 or more") }
+        if let memory = quota.memoryBytes, memory < 0 { throw APIError.invalidField("memory_bytes", "must be 0 or more") }
+        if let gpu = quota.gpu, gpu < 0 { throw APIError.invalidField("gpu", "must be 0 or more") }
+        return try await store.namespaces.setQuota(quota, of: access.namespace, by: access.caller.auditActor)
+    }
+
+    /// The namespace's audit log: owners and administrators only.
+    @Sendable func audit(_ request: Request, context: AppRequestContext) async throws -> AuditPage {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .owner)
+        return try await page(namespaceID: access.namespace.id, request: request)
+    }
+
+    /// Every audit event: administrators only.
+    @Sendable func globalAudit(_ request: Request, context: AppRequestContext) async throws -> AuditPage {
+        _ = try access.admin(context)
+        return try await page(namespaceID: nil, request: request)
+    }
+
+    private func page(namespaceID: UUID?, request: Request) async throws -> AuditPage {
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let text = query["limit"] {
+            guard let value = Int(String(text)), (1...500).contains(value) else {
+                throw APIError.badRequest("invalid_parameter", "query parameter 'limit' must be an integer from 1 to 500")
+            }
+            limit = value
+        }
+        var before: Int64?
+        if let text = query["before"] {
+            guard let value = Int64(String(text)) else {
+                throw APIError.badRequest("invalid_parameter", "query parameter 'before' must be an event id")
+            }
+            before = value
+        }
+        let events = try await store.audit.events(namespaceID: namespaceID, before: before, limit: limit)
+        return AuditPage(items: events, nextBefore: events.count == limit ? events.last?.id : nil)
+    }
+
+    static func requireManageable(_ roles: [Role], by access: NamespaceAccess) throws {
+        for role in roles where !access.role.manageableRoles.contains(role) {
+            throw APIError.forbidden("a \(access.role) cannot grant, change or revoke the \(role) role")
+        }
+    }
+
+    static func validateText(_ text: String?, field: String, limit: Int) throws {
+        if let text, text.count > limit { throw APIError.invalidField(field, "must be at most \(limit) characters long") }
+    }
+}

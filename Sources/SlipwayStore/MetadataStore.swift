@@ -1,0 +1,27 @@
+/// Every repository the server uses, in one value passed to the parts that need them.
+public struct MetadataStore: Sendable {
+    public var users: any UserRepository
+    public var tokens: any TokenRepository
+    public var sessions: any SessionRepository
+    public var namespaces: any NamespaceRepository
+    public var projects: any ProjectRepository
+    public var audit: any AuditLog
+
+    public init(users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
+                namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog) {
+        self.users = users
+        self.tokens = tokens
+        self.sessions = sessions
+        self.namespaces = namespaces
+        self.projects = projects
+        self.audit = audit
+    }
+
+    /// The SQL implementation of every repository over `database`.
+    public static func sql(_ database: Database) -> MetadataStore {
+        MetadataStore(
+            users: SQLUserRepository(database: database), tokens: SQLTokenRepository(database: database),
+            sessions: SQLSessionRepository(database: database), namespaces: SQLNamespaceRepository(database: database),
+            projects: SQLProjectRepository(database: database), audit: SQLAuditLog(database: database))
+    }
+}
