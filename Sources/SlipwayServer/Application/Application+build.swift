@@ -39,6 +39,13 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     let store = platform.store
     let access = AccessPolicy(store: store)
     let tokens = TokenIssuer(store: store, now: platform.now)
+    let pages = try await PageRenderer.load()
+
+    // Router-wide: an error shape for requests no route matched, and (inside it) the stylesheet.
+    router.add(middleware: FallbackErrorMiddleware(pages: pages))
+    if let folder = PageRenderer.staticFolder {
+        router.add(middleware: FileMiddleware(folder, urlBasePath: "/static", cacheControl: .init([(.text, [.maxAge(3600)])])))
+    }
 
     HealthController(database: platform.database).register(on: router)
 
@@ -50,12 +57,17 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     api.get("openapi.json") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
     }
-    AuthController(store: store, access: access, passwords: platform.passwords, tokens: tokens).register(on: api)
+    let auth = AuthController(store: store, access: access, passwords: platform.passwords, tokens: tokens)
+    let namespaces = NamespaceController(store: store, access: access)
+    let projects = ProjectController(store: store, access: access)
+    let tokenRoutes = TokenController(store: store, access: access, tokens: tokens)
+    auth.register(on: api)
     UserController(store: store, access: access, passwords: platform.passwords).register(on: api)
-    TokenController(store: store, access: access, tokens: tokens).register(on: api)
-    NamespaceController(store: store, access: access).register(on: api)
-    ProjectController(store: store, access: access).register(on: api)
+    tokenRoutes.register(on: api)
+    namespaces.register(on: api)
+    projects.register(on: api)
 
-    try await WebController.register(on: router, platform: platform, access: access, tokens: tokens)
+    WebController(platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes)
+        .register(on: router)
     return router
 }

@@ -31,6 +31,8 @@ extension APIError {
         switch error {
         case .keyNotFound(let key, let context):
             return .badRequest("missing_field", "field '\(path(context.codingPath, key))' is required")
+        case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+            return .badRequest("invalid_json", "the request body must be a JSON object")
         case .typeMismatch(let type, let context):
             return .badRequest("invalid_field", "field '\(path(context.codingPath))' must be \(describe(type))")
         case .valueNotFound(let type, let context):

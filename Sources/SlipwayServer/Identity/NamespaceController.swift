@@ -25,24 +25,31 @@ struct NamespaceController: Sendable {
 
     /// The namespaces the caller belongs to; every namespace for administrators.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<NamespaceListing> {
+        ItemList(items: try await listings(context))
+    }
+
+    /// The namespaces the caller belongs to with their role; every namespace for administrators.
+    func listings(_ context: AppRequestContext) async throws -> [NamespaceListing] {
         let caller = try access.caller(context)
-        let entries = try await store.namespaces.list(memberID: caller.user.isAdmin ? nil : caller.user.id)
-        if caller.user.isAdmin {
-            let mine = Dictionary(uniqueKeysWithValues: try await store.namespaces.list(memberID: caller.user.id).map { ($0.namespace.id, $0.role) })
-            return ItemList(items: entries.map { NamespaceListing(namespace: $0.namespace, role: mine[$0.namespace.id] ?? nil) })
-        }
-        return ItemList(items: entries.map { NamespaceListing(namespace: $0.namespace, role: $0.role) })
+        let mine = try await store.namespaces.list(memberID: caller.user.id)
+        guard caller.user.isAdmin else { return mine.map { NamespaceListing(namespace: $0.namespace, role: $0.role) } }
+        let roles = Dictionary(uniqueKeysWithValues: mine.map { ($0.namespace.id, $0.role) })
+        return try await store.namespaces.list(memberID: nil).map { NamespaceListing(namespace: $0.namespace, role: roles[$0.namespace.id] ?? nil) }
     }
 
     /// Any signed-in user may create a namespace and becomes its owner.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<Namespace> {
+        _ = try access.caller(context)
+        return Created(value: try await create(try await request.decodeJSON(CreateNamespaceRequest.self, context: context), context: context))
+    }
+
+    func create(_ body: CreateNamespaceRequest, context: AppRequestContext) async throws -> Namespace {
         let caller = try access.caller(context)
-        let body = try await request.decodeJSON(CreateNamespaceRequest.self, context: context)
         let name = try validName(body.name, field: "name")
         try Self.validateText(body.displayName, field: "display_name", limit: 200)
         try Self.validateText(body.description, field: "description", limit: 4000)
-        return Created(value: try await store.namespaces.create(
-            name: name, displayName: body.displayName, description: body.description ?? "", owner: caller.user.id, by: caller.auditActor))
+        return try await store.namespaces.create(
+            name: name, displayName: body.displayName, description: body.description ?? "", owner: caller.user.id, by: caller.auditActor)
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> NamespaceListing {
@@ -73,19 +80,27 @@ struct NamespaceController: Sendable {
 
     /// Adds a member or changes a role. Maintainers manage developers and viewers; owners manage everyone.
     @Sendable func setMember(_ request: Request, context: AppRequestContext) async throws -> Membership {
-        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .maintainer)
-        let username = try context.parameters.require("username")
         let body = try await request.decodeJSON(SetMemberRequest.self, context: context)
+        return try await setMember(
+            namespace: try context.parameters.require("namespace"), username: try context.parameters.require("username"), role: body.role, context: context)
+    }
+
+    func setMember(namespace: String, username: String, role: Role, context: AppRequestContext) async throws -> Membership {
+        let access = try await access.namespace(namespace, context, requires: .maintainer)
         guard let user = try await store.users.user(named: username) else { throw APIError.notFound("user '\(username)' does not exist") }
         let current = try await store.namespaces.role(of: user.id, in: access.namespace.id)
-        try Self.requireManageable([body.role] + (current.map { [$0] } ?? []), by: access)
-        return try await store.namespaces.setMember(user, role: body.role, in: access.namespace, by: access.caller.auditActor)
+        try Self.requireManageable([role] + (current.map { [$0] } ?? []), by: access)
+        return try await store.namespaces.setMember(user, role: role, in: access.namespace, by: access.caller.auditActor)
     }
 
     /// Removes a member; any member may also leave on their own.
     @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
-        let username = try context.parameters.require("username")
+        try await removeMember(namespace: try context.parameters.require("namespace"), username: try context.parameters.require("username"), context: context)
+        return Response(status: .noContent)
+    }
+
+    func removeMember(namespace: String, username: String, context: AppRequestContext) async throws {
+        let access = try await access.namespace(namespace, context, requires: .viewer)
         guard let user = try await store.users.user(named: username),
               let current = try await store.namespaces.role(of: user.id, in: access.namespace.id)
         else { throw APIError.notFound("'\(username)' is not a member of namespace '\(access.namespace.name)'") }
@@ -96,7 +111,6 @@ struct NamespaceController: Sendable {
             try Self.requireManageable([current], by: access)
         }
         try await store.namespaces.removeMember(user, from: access.namespace, by: access.caller.auditActor)
-        return Response(status: .noContent)
     }
 
     @Sendable func quota(_ request: Request, context: AppRequestContext) async throws -> Quota {
@@ -106,9 +120,14 @@ struct NamespaceController: Sendable {
 
     /// Quotas share the cluster between tenants, so only administrators set them.
     @Sendable func setQuota(_ request: Request, context: AppRequestContext) async throws -> Quota {
-        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
+        let namespace = try context.parameters.require("namespace")
+        _ = try await access.namespace(namespace, context, requires: .viewer)
+        return try await setQuota(namespace: namespace, quota: try await request.decodeJSON(Quota.self, context: context), context: context)
+    }
+
+    func setQuota(namespace: String, quota: Quota, context: AppRequestContext) async throws -> Quota {
+        let access = try await access.namespace(namespace, context, requires: .viewer)
         guard access.caller.user.isAdmin else { throw APIError.forbidden("only administrators may set quotas") }
-        let quota = try await request.decodeJSON(Quota.self, context: context)
         if let cpu = quota.cpu, !(cpu >= 0 && cpu.isFinite) { throw APIError.invalidField("cpu", "must be a number of cores, 0 or more") }
         if let memory = quota.memoryBytes, memory < 0 { throw APIError.invalidField("memory_bytes", "must be 0 or more") }
         if let gpu = quota.gpu, gpu < 0 { throw APIError.invalidField("gpu", "must be 0 or more") }
@@ -117,18 +136,25 @@ struct NamespaceController: Sendable {
 
     /// The namespace's audit log: owners and administrators only.
     @Sendable func audit(_ request: Request, context: AppRequestContext) async throws -> AuditPage {
-        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .owner)
-        return try await page(namespaceID: access.namespace.id, request: request)
+        try await auditPage(namespace: try context.parameters.require("namespace"), query: request.uri.queryParameters, context: context)
+    }
+
+    /// The audit log of `namespace`, or every event when `nil` (administrators).
+    func auditPage(namespace: String?, query: Parameters, context: AppRequestContext) async throws -> AuditPage {
+        guard let namespace else {
+            _ = try access.admin(context)
+            return try await page(namespaceID: nil, query: query)
+        }
+        let access = try await access.namespace(namespace, context, requires: .owner)
+        return try await page(namespaceID: access.namespace.id, query: query)
     }
 
     /// Every audit event: administrators only.
     @Sendable func globalAudit(_ request: Request, context: AppRequestContext) async throws -> AuditPage {
-        _ = try access.admin(context)
-        return try await page(namespaceID: nil, request: request)
+        try await auditPage(namespace: nil, query: request.uri.queryParameters, context: context)
     }
 
-    private func page(namespaceID: UUID?, request: Request) async throws -> AuditPage {
-        let query = request.uri.queryParameters
+    private func page(namespaceID: UUID?, query: Parameters) async throws -> AuditPage {
         var limit = 50
         if let text = query["limit"] {
             guard let value = Int(String(text)), (1...500).contains(value) else {

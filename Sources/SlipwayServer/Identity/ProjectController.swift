@@ -22,12 +22,17 @@ struct ProjectController: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<Project> {
-        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .developer)
+        let namespace = try context.parameters.require("namespace")
+        _ = try await access.namespace(namespace, context, requires: .developer)
         let body = try await request.decodeJSON(CreateProjectRequest.self, context: context)
+        return Created(value: try await create(body, in: namespace, context: context))
+    }
+
+    func create(_ body: CreateProjectRequest, in namespace: String, context: AppRequestContext) async throws -> Project {
+        let access = try await access.namespace(namespace, context, requires: .developer)
         let name = try validName(body.name, field: "name")
         try NamespaceController.validateText(body.description, field: "description", limit: 4000)
-        return Created(value: try await store.projects.create(
-            in: access.namespace, name: name, description: body.description ?? "", by: access.caller.auditActor))
+        return try await store.projects.create(in: access.namespace, name: name, description: body.description ?? "", by: access.caller.auditActor)
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Project {

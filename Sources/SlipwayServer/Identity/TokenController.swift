@@ -21,15 +21,22 @@ struct TokenController: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<IssuedAPIToken> {
+        _ = try access.caller(context)
+        return Created(value: try await create(try await request.decodeJSON(CreateTokenRequest.self, context: context), context: context))
+    }
+
+    func create(_ body: CreateTokenRequest, context: AppRequestContext) async throws -> IssuedAPIToken {
         let caller = try access.caller(context)
-        let body = try await request.decodeJSON(CreateTokenRequest.self, context: context)
-        return Created(value: try await tokens.issue(for: caller.user, name: body.name, expiresInDays: body.expiresInDays, by: caller.auditActor))
+        return try await tokens.issue(for: caller.user, name: body.name, expiresInDays: body.expiresInDays, by: caller.auditActor)
     }
 
     /// Revokes one of the caller's tokens (administrators may revoke anyone's).
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> APIToken {
+        try await revoke(id: try context.parameters.require("id"), context: context)
+    }
+
+    func revoke(id text: String, context: AppRequestContext) async throws -> APIToken {
         let caller = try access.caller(context)
-        let text = try context.parameters.require("id")
         guard let id = UUID(uuidString: text), let token = try await store.tokens.token(id: id),
               token.userID == caller.user.id || caller.user.isAdmin
         else { throw APIError.notFound("token '\(text)' does not exist") }
