@@ -11,7 +11,7 @@ let package = Package(
     name: "slipway",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "slipway", targets: ["SlipwayCLI"]),
+        .executable(name: "slipway", targets: ["SlipwayCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -81,8 +81,9 @@ public struct SlipwayAPIClient: Sendable {
             if let failure = try? APICoding.decoder().decode(APIErrorBody.self, from: data) {
                 throw APIClientError(status: Int(response.status.code), code: failure.error.code, message: failure.error.message)
             }
-            throw APIClientError(status: Int(response.status.code), code: "http_error",
-                                 message: "the server answered \(response.status.code) \(response.status.reasonPhrase)")
+            throw APIClientError(
+                status: Int(response.status.code), code: "http_error",
+                message: "the server answered \(response.status.code) \(response.status.reasonPhrase)")
         }
         return data
     }

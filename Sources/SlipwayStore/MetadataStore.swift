@@ -7,8 +7,10 @@ public struct MetadataStore: Sendable {
     public var projects: any ProjectRepository
     public var audit: any AuditLog
 
-    public init(users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
-                namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog) {
+    public init(
+        users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
+        namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog
+    ) {
         self.users = users
         self.tokens = tokens
         self.sessions = sessions

@@ -7,7 +7,8 @@ struct ClientConfiguration: Codable {
     var token: String
 
     static var file: URL {
-        let home = ProcessInfo.processInfo.environment["HOME"].map { URL(fileURLWithPath: $0) }
+        let home =
+            ProcessInfo.processInfo.environment["HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser
         if let xdg = ProcessInfo.processInfo.environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
             return URL(fileURLWithPath: xdg).appendingPathComponent("slipway/config.json")
@@ -23,7 +24,7 @@ struct ClientConfiguration: Codable {
             saved = try? JSONDecoder().decode(ClientConfiguration.self, from: data)
         }
         guard let url = environment["SLIPWAY_URL"].flatMap({ $0.isEmpty ? nil : $0 }) ?? saved?.url,
-              let token = environment["SLIPWAY_TOKEN"].flatMap({ $0.isEmpty ? nil : $0 }) ?? saved?.token
+            let token = environment["SLIPWAY_TOKEN"].flatMap({ $0.isEmpty ? nil : $0 }) ?? saved?.token
         else {
             throw CLIError("not logged in: run 'slipway login --url URL' (or set SLIPWAY_URL and SLIPWAY_TOKEN)")
         }
@@ -33,8 +34,9 @@ struct ClientConfiguration: Codable {
     /// Writes the file readable by its owner only.
     func save() throws {
         let file = Self.file
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: file.deletingLastPathComponent(), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(self)

@@ -8,7 +8,8 @@ struct LoginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login",
         abstract: "Sign in to a Slipway server and save the URL and an API token (~/.config/slipway/config.json, mode 0600).",
-        discussion: "Give an existing token with --token, or a username: the password is asked for (or read with --password-stdin) and exchanged for a new token."
+        discussion:
+            "Give an existing token with --token, or a username: the password is asked for (or read with --password-stdin) and exchanged for a new token."
     )
 
     @Option(help: "The server, e.g. http://127.0.0.1:8080.")
@@ -70,7 +71,8 @@ struct WhoAmICommand: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let user = try await options.client().send(.GET, "/me", as: User.self)
-            try options.print(user, headers: ["USERNAME", "NAME", "ADMIN"], rows: [[user.username.value, user.displayName, user.isAdmin ? "yes" : "no"]])
+            try options.print(
+                user, headers: ["USERNAME", "NAME", "ADMIN"], rows: [[user.username.value, user.displayName, user.isAdmin ? "yes" : "no"]])
         }
     }
 }

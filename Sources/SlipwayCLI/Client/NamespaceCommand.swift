@@ -17,8 +17,9 @@ struct NamespaceCommand: AsyncParsableCommand {
         func run() async throws {
             try await runClient {
                 let list = try await options.client().send(.GET, "/namespaces", as: ItemList<NamespaceListing>.self)
-                try options.print(list.items, headers: ["NAME", "ROLE", "TITLE"],
-                                  rows: list.items.map { [$0.namespace.name.value, $0.role?.rawValue ?? "-", $0.namespace.displayName] })
+                try options.print(
+                    list.items, headers: ["NAME", "ROLE", "TITLE"],
+                    rows: list.items.map { [$0.namespace.name.value, $0.role?.rawValue ?? "-", $0.namespace.displayName] })
             }
         }
     }
@@ -34,8 +35,9 @@ struct NamespaceCommand: AsyncParsableCommand {
                 let namespace = try await options.client().send(
                     .POST, "/namespaces", body: CreateNamespaceRequest(name: name, displayName: displayName, description: description),
                     as: Namespace.self)
-                try options.print(namespace, headers: ["NAME", "TITLE", "CREATED"],
-                                  rows: [[namespace.name.value, namespace.displayName, namespace.createdAt.shortText]])
+                try options.print(
+                    namespace, headers: ["NAME", "TITLE", "CREATED"],
+                    rows: [[namespace.name.value, namespace.displayName, namespace.createdAt.shortText]])
             }
         }
     }
@@ -47,8 +49,11 @@ struct NamespaceCommand: AsyncParsableCommand {
         func run() async throws {
             try await runClient {
                 let listing = try await options.client().send(.GET, "/namespaces/\(SlipwayAPIClient.segment(name))", as: NamespaceListing.self)
-                try options.print(listing, headers: ["NAME", "ROLE", "TITLE", "DESCRIPTION"],
-                                  rows: [[listing.namespace.name.value, listing.role?.rawValue ?? "-", listing.namespace.displayName, listing.namespace.description]])
+                try options.print(
+                    listing, headers: ["NAME", "ROLE", "TITLE", "DESCRIPTION"],
+                    rows: [
+                        [listing.namespace.name.value, listing.role?.rawValue ?? "-", listing.namespace.displayName, listing.namespace.description]
+                    ])
             }
         }
     }
@@ -71,9 +76,11 @@ struct NamespaceCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
             try await runClient {
-                let list = try await options.client().send(.GET, "/namespaces/\(SlipwayAPIClient.segment(name))/members", as: ItemList<Membership>.self)
-                try options.print(list.items, headers: ["USERNAME", "ROLE", "ADDED"],
-                                  rows: list.items.map { [$0.username.value, $0.role.rawValue, $0.addedAt.shortText] })
+                let list = try await options.client().send(
+                    .GET, "/namespaces/\(SlipwayAPIClient.segment(name))/members", as: ItemList<Membership>.self)
+                try options.print(
+                    list.items, headers: ["USERNAME", "ROLE", "ADDED"],
+                    rows: list.items.map { [$0.username.value, $0.role.rawValue, $0.addedAt.shortText] })
             }
         }
     }
@@ -130,8 +137,9 @@ struct NamespaceCommand: AsyncParsableCommand {
                     quota = try await client.send(.PUT, path, body: quota, as: Quota.self)
                 }
                 func show<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "unlimited" }
-                try options.print(quota, headers: ["CPU", "MEMORY (GiB)", "GPU"],
-                                  rows: [[show(quota.cpu), show(quota.memoryBytes.map { Double($0) / 1_073_741_824 }), show(quota.gpu)]])
+                try options.print(
+                    quota, headers: ["CPU", "MEMORY (GiB)", "GPU"],
+                    rows: [[show(quota.cpu), show(quota.memoryBytes.map { Double($0) / 1_073_741_824 }), show(quota.gpu)]])
             }
         }
 
@@ -151,8 +159,9 @@ struct NamespaceCommand: AsyncParsableCommand {
             try await runClient {
                 let page = try await options.client().send(
                     .GET, "/namespaces/\(SlipwayAPIClient.segment(namespace))/audit?limit=\(limit)", as: AuditPage.self)
-                try options.print(page, headers: ["TIME", "ACTOR", "ACTION", "TARGET"],
-                                  rows: page.items.map { [$0.occurredAt.shortText, $0.actorName, $0.action, $0.target] })
+                try options.print(
+                    page, headers: ["TIME", "ACTOR", "ACTION", "TARGET"],
+                    rows: page.items.map { [$0.occurredAt.shortText, $0.actorName, $0.action, $0.target] })
             }
         }
     }

@@ -15,9 +15,11 @@ struct ProjectCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         func run() async throws {
             try await runClient {
-                let list = try await options.client().send(.GET, "/namespaces/\(SlipwayAPIClient.segment(namespace))/projects", as: ItemList<Project>.self)
-                try options.print(list.items, headers: ["NAME", "DESCRIPTION", "CREATED"],
-                                  rows: list.items.map { [$0.name.value, $0.description, $0.createdAt.shortText] })
+                let list = try await options.client().send(
+                    .GET, "/namespaces/\(SlipwayAPIClient.segment(namespace))/projects", as: ItemList<Project>.self)
+                try options.print(
+                    list.items, headers: ["NAME", "DESCRIPTION", "CREATED"],
+                    rows: list.items.map { [$0.name.value, $0.description, $0.createdAt.shortText] })
             }
         }
     }
@@ -47,8 +49,9 @@ struct ProjectCommand: AsyncParsableCommand {
             try await runClient {
                 let project = try await options.client().send(
                     .GET, "/namespaces/\(SlipwayAPIClient.segment(namespace))/projects/\(SlipwayAPIClient.segment(name))", as: Project.self)
-                try options.print(project, headers: ["NAME", "DESCRIPTION", "CREATED"],
-                                  rows: [["\(namespace)/\(project.name)", project.description, project.createdAt.shortText]])
+                try options.print(
+                    project, headers: ["NAME", "DESCRIPTION", "CREATED"],
+                    rows: [["\(namespace)/\(project.name)", project.description, project.createdAt.shortText]])
             }
         }
     }

@@ -14,11 +14,15 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             try await runClient {
                 let list = try await options.client().send(.GET, "/tokens", as: ItemList<APIToken>.self)
-                try options.print(list.items, headers: ["ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "STATE"], rows: list.items.map { token in
-                    [token.id.uuidString.lowercased(), token.name.value, token.prefix + "…", token.createdAt.shortText,
-                     token.expiresAt?.shortText ?? "never",
-                     token.revokedAt != nil ? "revoked" : (token.isUsable(at: Date()) ? "active" : "expired")]
-                })
+                try options.print(
+                    list.items, headers: ["ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "STATE"],
+                    rows: list.items.map { token in
+                        [
+                            token.id.uuidString.lowercased(), token.name.value, token.prefix + "…", token.createdAt.shortText,
+                            token.expiresAt?.shortText ?? "never",
+                            token.revokedAt != nil ? "revoked" : (token.isUsable(at: Date()) ? "active" : "expired"),
+                        ]
+                    })
             }
         }
     }

@@ -57,7 +57,8 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a user: --disable/--enable, --admin/--no-admin, --password-stdin, --email, --display-name.")
+        static let configuration = CommandConfiguration(
+            abstract: "Change a user: --disable/--enable, --admin/--no-admin, --password-stdin, --email, --display-name.")
         @Argument var username: String
         @Option var displayName: String?
         @Option var email: String?

@@ -33,7 +33,10 @@ public struct AuditEvent: Codable, Sendable, Hashable, Identifiable {
     /// Extra facts about the change (the new role, the changed fields).
     public var details: [String: String]
 
-    public init(id: Int64, occurredAt: Date, actorID: UUID?, actorName: String, action: String, targetType: String, target: String, namespaceID: UUID?, details: [String: String]) {
+    public init(
+        id: Int64, occurredAt: Date, actorID: UUID?, actorName: String, action: String, targetType: String, target: String, namespaceID: UUID?,
+        details: [String: String]
+    ) {
         self.id = id
         self.occurredAt = occurredAt
         self.actorID = actorID

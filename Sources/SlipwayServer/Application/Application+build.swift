@@ -11,7 +11,8 @@ import SlipwayStore
 public func buildApplication(_ configuration: ServerConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     let platform = try await Platform.open(configuration, logger: logger)
     if let password = platform.generatedAdminPassword {
-        print("""
+        print(
+            """
             ────────────────────────────────────────────────────────────────
             Created the administrator account.
               username: admin

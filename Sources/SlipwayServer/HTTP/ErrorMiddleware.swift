@@ -33,9 +33,11 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         default:
             break
         }
-        logger.error("unhandled error", metadata: [
-            "error": "\(String(reflecting: error))", "method": "\(request.method)", "path": "\(request.uri.path)",
-        ])
+        logger.error(
+            "unhandled error",
+            metadata: [
+                "error": "\(String(reflecting: error))", "method": "\(request.method)", "path": "\(request.uri.path)",
+            ])
         return APIError(.internalServerError, code: "internal", "the server failed to handle the request; the error was logged")
     }
 

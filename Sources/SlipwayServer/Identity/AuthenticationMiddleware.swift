@@ -39,12 +39,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
             context.caller = Caller(user: user, credential: .token(token))
         } else if let sessionID = request.cookies[CookieName.session]?.value,
-                  let (session, user) = try await store.sessions.session(idHash: SecretGenerator.digest(sessionID), at: now()) {
+            let (session, user) = try await store.sessions.session(idHash: SecretGenerator.digest(sessionID), at: now())
+        {
             if requireCSRFHeader, !request.method.isSafe {
                 guard let sent = request.headers[HTTPField.Name("X-CSRF-Token")!],
-                      SecretGenerator.constantTimeEquals(sent, session.csrfToken)
+                    SecretGenerator.constantTimeEquals(sent, session.csrfToken)
                 else {
-                    throw APIError(.forbidden, code: "csrf_failed", "requests authenticated by cookie must send the session's CSRF token in X-CSRF-Token")
+                    throw APIError(
+                        .forbidden, code: "csrf_failed", "requests authenticated by cookie must send the session's CSRF token in X-CSRF-Token")
                 }
             }
             context.caller = Caller(user: user, credential: .session(session))

@@ -82,7 +82,8 @@ struct NamespaceController: Sendable {
     @Sendable func setMember(_ request: Request, context: AppRequestContext) async throws -> Membership {
         let body = try await request.decodeJSON(SetMemberRequest.self, context: context)
         return try await setMember(
-            namespace: try context.parameters.require("namespace"), username: try context.parameters.require("username"), role: body.role, context: context)
+            namespace: try context.parameters.require("namespace"), username: try context.parameters.require("username"), role: body.role,
+            context: context)
     }
 
     func setMember(namespace: String, username: String, role: Role, context: AppRequestContext) async throws -> Membership {
@@ -95,14 +96,15 @@ struct NamespaceController: Sendable {
 
     /// Removes a member; any member may also leave on their own.
     @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await removeMember(namespace: try context.parameters.require("namespace"), username: try context.parameters.require("username"), context: context)
+        try await removeMember(
+            namespace: try context.parameters.require("namespace"), username: try context.parameters.require("username"), context: context)
         return Response(status: .noContent)
     }
 
     func removeMember(namespace: String, username: String, context: AppRequestContext) async throws {
         let access = try await access.namespace(namespace, context, requires: .viewer)
         guard let user = try await store.users.user(named: username),
-              let current = try await store.namespaces.role(of: user.id, in: access.namespace.id)
+            let current = try await store.namespaces.role(of: user.id, in: access.namespace.id)
         else { throw APIError.notFound("'\(username)' is not a member of namespace '\(access.namespace.name)'") }
         if user.id != access.caller.user.id {
             guard access.role.includes(.maintainer) else {

@@ -38,7 +38,7 @@ struct TokenController: Sendable {
     func revoke(id text: String, context: AppRequestContext) async throws -> APIToken {
         let caller = try access.caller(context)
         guard let id = UUID(uuidString: text), let token = try await store.tokens.token(id: id),
-              token.userID == caller.user.id || caller.user.isAdmin
+            token.userID == caller.user.id || caller.user.isAdmin
         else { throw APIError.notFound("token '\(text)' does not exist") }
         return try await store.tokens.revoke(id: id, by: caller.auditActor)
     }

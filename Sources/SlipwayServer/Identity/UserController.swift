@@ -38,7 +38,7 @@ struct UserController: Sendable {
         let caller = try access.caller(context)
         let username = try context.parameters.require("username")
         guard caller.user.isAdmin || caller.user.username.value == username,
-              let user = try await store.users.user(named: username)
+            let user = try await store.users.user(named: username)
         else { throw APIError.notFound("user '\(username)' does not exist") }
         return user
     }

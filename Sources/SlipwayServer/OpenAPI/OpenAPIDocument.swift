@@ -22,60 +22,84 @@ struct APIOperation: Sendable {
 /// A test compares it with the routes the router actually has, so neither can drift from the other.
 enum OpenAPIDocument {
     static let operations: [APIOperation] = [
-        .init(method: "post", path: "/auth/token", summary: "Exchange a username and password for a new API token", tag: "identity",
-              request: "PasswordTokenRequest", success: (201, "IssuedAPIToken"), authenticated: false),
+        .init(
+            method: "post", path: "/auth/token", summary: "Exchange a username and password for a new API token", tag: "identity",
+            request: "PasswordTokenRequest", success: (201, "IssuedAPIToken"), authenticated: false),
         .init(method: "get", path: "/me", summary: "The calling user", tag: "identity", success: (200, "User")),
-        .init(method: "post", path: "/me/password", summary: "Change the caller's password", tag: "identity",
-              request: "ChangePasswordRequest", success: (200, "User")),
+        .init(
+            method: "post", path: "/me/password", summary: "Change the caller's password", tag: "identity",
+            request: "ChangePasswordRequest", success: (200, "User")),
         .init(method: "get", path: "/users", summary: "List users (administrators)", tag: "users", success: (200, "UserList")),
-        .init(method: "post", path: "/users", summary: "Create a user (administrators)", tag: "users",
-              request: "CreateUserRequest", success: (201, "User")),
+        .init(
+            method: "post", path: "/users", summary: "Create a user (administrators)", tag: "users",
+            request: "CreateUserRequest", success: (201, "User")),
         .init(method: "get", path: "/users/{username}", summary: "A user (administrators, or the user)", tag: "users", success: (200, "User")),
-        .init(method: "patch", path: "/users/{username}", summary: "Change a user: name, e-mail, password, admin, disabled (administrators)",
-              tag: "users", request: "UpdateUserRequest", success: (200, "User")),
+        .init(
+            method: "patch", path: "/users/{username}", summary: "Change a user: name, e-mail, password, admin, disabled (administrators)",
+            tag: "users", request: "UpdateUserRequest", success: (200, "User")),
         .init(method: "get", path: "/tokens", summary: "The caller's API tokens", tag: "tokens", success: (200, "APITokenList")),
-        .init(method: "post", path: "/tokens", summary: "Create an API token; its secret is returned only here", tag: "tokens",
-              request: "CreateTokenRequest", success: (201, "IssuedAPIToken")),
+        .init(
+            method: "post", path: "/tokens", summary: "Create an API token; its secret is returned only here", tag: "tokens",
+            request: "CreateTokenRequest", success: (201, "IssuedAPIToken")),
         .init(method: "delete", path: "/tokens/{id}", summary: "Revoke an API token", tag: "tokens", success: (200, "APIToken")),
-        .init(method: "get", path: "/namespaces", summary: "Namespaces the caller belongs to (all, for administrators)", tag: "namespaces",
-              success: (200, "NamespaceListingList")),
-        .init(method: "post", path: "/namespaces", summary: "Create a namespace; the caller becomes its owner", tag: "namespaces",
-              request: "CreateNamespaceRequest", success: (201, "Namespace")),
-        .init(method: "get", path: "/namespaces/{namespace}", summary: "A namespace and the caller's role in it (viewer)", tag: "namespaces",
-              success: (200, "NamespaceListing")),
-        .init(method: "patch", path: "/namespaces/{namespace}", summary: "Change a namespace's title or description (maintainer)",
-              tag: "namespaces", request: "UpdateNamespaceRequest", success: (200, "Namespace")),
-        .init(method: "delete", path: "/namespaces/{namespace}", summary: "Delete an empty namespace (owner)", tag: "namespaces",
-              success: (204, nil)),
-        .init(method: "get", path: "/namespaces/{namespace}/members", summary: "Members and their roles (viewer)", tag: "namespaces",
-              success: (200, "MembershipList")),
-        .init(method: "put", path: "/namespaces/{namespace}/members/{username}",
-              summary: "Add a member or change a role (maintainer for developers and viewers, owner for all)", tag: "namespaces",
-              request: "SetMemberRequest", success: (200, "Membership")),
-        .init(method: "delete", path: "/namespaces/{namespace}/members/{username}",
-              summary: "Remove a member (as for adding), or leave the namespace yourself", tag: "namespaces", success: (204, nil)),
-        .init(method: "get", path: "/namespaces/{namespace}/quota", summary: "The namespace's compute quota (viewer)", tag: "namespaces",
-              success: (200, "Quota")),
-        .init(method: "put", path: "/namespaces/{namespace}/quota", summary: "Set the compute quota; null means unlimited (administrators)",
-              tag: "namespaces", request: "Quota", success: (200, "Quota")),
-        .init(method: "get", path: "/namespaces/{namespace}/audit", summary: "The namespace's audit log, newest first (owner)",
-              tag: "audit", success: (200, "AuditPage"), query: auditQuery),
-        .init(method: "get", path: "/audit", summary: "Every audit event, newest first (administrators)", tag: "audit",
-              success: (200, "AuditPage"), query: auditQuery),
-        .init(method: "get", path: "/namespaces/{namespace}/projects", summary: "Projects of a namespace (viewer)", tag: "projects",
-              success: (200, "ProjectList")),
-        .init(method: "post", path: "/namespaces/{namespace}/projects", summary: "Create a project (developer)", tag: "projects",
-              request: "CreateProjectRequest", success: (201, "Project")),
-        .init(method: "get", path: "/namespaces/{namespace}/projects/{project}", summary: "A project (viewer)", tag: "projects",
-              success: (200, "Project")),
-        .init(method: "patch", path: "/namespaces/{namespace}/projects/{project}", summary: "Change a project's description (developer)",
-              tag: "projects", request: "UpdateProjectRequest", success: (200, "Project")),
-        .init(method: "delete", path: "/namespaces/{namespace}/projects/{project}", summary: "Delete a project (maintainer)",
-              tag: "projects", success: (204, nil)),
+        .init(
+            method: "get", path: "/namespaces", summary: "Namespaces the caller belongs to (all, for administrators)", tag: "namespaces",
+            success: (200, "NamespaceListingList")),
+        .init(
+            method: "post", path: "/namespaces", summary: "Create a namespace; the caller becomes its owner", tag: "namespaces",
+            request: "CreateNamespaceRequest", success: (201, "Namespace")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}", summary: "A namespace and the caller's role in it (viewer)", tag: "namespaces",
+            success: (200, "NamespaceListing")),
+        .init(
+            method: "patch", path: "/namespaces/{namespace}", summary: "Change a namespace's title or description (maintainer)",
+            tag: "namespaces", request: "UpdateNamespaceRequest", success: (200, "Namespace")),
+        .init(
+            method: "delete", path: "/namespaces/{namespace}", summary: "Delete an empty namespace (owner)", tag: "namespaces",
+            success: (204, nil)),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/members", summary: "Members and their roles (viewer)", tag: "namespaces",
+            success: (200, "MembershipList")),
+        .init(
+            method: "put", path: "/namespaces/{namespace}/members/{username}",
+            summary: "Add a member or change a role (maintainer for developers and viewers, owner for all)", tag: "namespaces",
+            request: "SetMemberRequest", success: (200, "Membership")),
+        .init(
+            method: "delete", path: "/namespaces/{namespace}/members/{username}",
+            summary: "Remove a member (as for adding), or leave the namespace yourself", tag: "namespaces", success: (204, nil)),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/quota", summary: "The namespace's compute quota (viewer)", tag: "namespaces",
+            success: (200, "Quota")),
+        .init(
+            method: "put", path: "/namespaces/{namespace}/quota", summary: "Set the compute quota; null means unlimited (administrators)",
+            tag: "namespaces", request: "Quota", success: (200, "Quota")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/audit", summary: "The namespace's audit log, newest first (owner)",
+            tag: "audit", success: (200, "AuditPage"), query: auditQuery),
+        .init(
+            method: "get", path: "/audit", summary: "Every audit event, newest first (administrators)", tag: "audit",
+            success: (200, "AuditPage"), query: auditQuery),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects", summary: "Projects of a namespace (viewer)", tag: "projects",
+            success: (200, "ProjectList")),
+        .init(
+            method: "post", path: "/namespaces/{namespace}/projects", summary: "Create a project (developer)", tag: "projects",
+            request: "CreateProjectRequest", success: (201, "Project")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}", summary: "A project (viewer)", tag: "projects",
+            success: (200, "Project")),
+        .init(
+            method: "patch", path: "/namespaces/{namespace}/projects/{project}", summary: "Change a project's description (developer)",
+            tag: "projects", request: "UpdateProjectRequest", success: (200, "Project")),
+        .init(
+            method: "delete", path: "/namespaces/{namespace}/projects/{project}", summary: "Delete a project (maintainer)",
+            tag: "projects", success: (204, nil)),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", success: (200, nil), authenticated: false),
     ]
 
-    static let auditQuery = [("limit", "At most this many events, 1 to 500 (default 50)"), ("before", "Only events older than this event id (paging)")]
+    static let auditQuery = [
+        ("limit", "At most this many events, 1 to 500 (default 50)"), ("before", "Only events older than this event id (paging)"),
+    ]
 
     /// The document as JSON.
     static func json() -> Data {
@@ -83,7 +107,10 @@ enum OpenAPIDocument {
         for operation in operations {
             var entry: [String: Any] = [
                 "summary": operation.summary, "tags": [operation.tag],
-                "operationId": operation.method + operation.path.split(separator: "/").map { $0.replacingOccurrences(of: "{", with: "By").replacingOccurrences(of: "}", with: "").replacingOccurrences(of: ".", with: "_") }.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(),
+                "operationId": operation.method
+                    + operation.path.split(separator: "/").map {
+                        $0.replacingOccurrences(of: "{", with: "By").replacingOccurrences(of: "}", with: "").replacingOccurrences(of: ".", with: "_")
+                    }.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(),
             ]
             var parameters: [[String: Any]] = operation.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment in
                 ["name": String(segment.dropFirst().dropLast()), "in": "path", "required": true, "schema": ["type": "string"]]
@@ -113,14 +140,23 @@ enum OpenAPIDocument {
             "openapi": "3.1.0",
             "info": [
                 "title": "Slipway API", "version": "1",
-                "description": "On-premise multi-tenant ML platform. Authenticate with 'Authorization: Bearer <token>'. Every error is {\"error\": {\"code\", \"message\"}}.",
+                "description":
+                    "On-premise multi-tenant ML platform. Authenticate with 'Authorization: Bearer <token>'. Every error is {\"error\": {\"code\", \"message\"}}.",
             ],
             "servers": [["url": "/"]],
             "paths": paths,
-            "components": ["schemas": schemas, "securitySchemes": [
-                "bearer": ["type": "http", "scheme": "bearer", "description": "An API token (slw_…) from POST /api/v1/tokens or /api/v1/auth/token"],
-                "session": ["type": "apiKey", "in": "cookie", "name": "slipway_session", "description": "Web UI session; unsafe methods also need X-CSRF-Token"],
-            ]],
+            "components": [
+                "schemas": schemas,
+                "securitySchemes": [
+                    "bearer": [
+                        "type": "http", "scheme": "bearer", "description": "An API token (slw_…) from POST /api/v1/tokens or /api/v1/auth/token",
+                    ],
+                    "session": [
+                        "type": "apiKey", "in": "cookie", "name": "slipway_session",
+                        "description": "Web UI session; unsafe methods also need X-CSRF-Token",
+                    ],
+                ],
+            ],
         ]
         return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])) ?? Data("{}".utf8)
     }
@@ -146,50 +182,81 @@ enum OpenAPIDocument {
     static var schemas: [String: Any] {
         [
             "Error": object(["error": object(["code": string, "message": string], required: ["code", "message"])], required: ["error"]),
-            "User": object(["id": uuid, "username": name, "display_name": string, "email": nullable("string"), "is_admin": bool,
-                            "is_disabled": bool, "created_at": time],
-                           required: ["id", "username", "display_name", "is_admin", "is_disabled", "created_at"]),
+            "User": object(
+                [
+                    "id": uuid, "username": name, "display_name": string, "email": nullable("string"), "is_admin": bool,
+                    "is_disabled": bool, "created_at": time,
+                ],
+                required: ["id", "username", "display_name", "is_admin", "is_disabled", "created_at"]),
             "UserList": list("User"),
-            "CreateUserRequest": object(["username": name, "password": ["type": "string", "minLength": 8], "display_name": string,
-                                         "email": string, "is_admin": bool], required: ["username", "password"]),
-            "UpdateUserRequest": object(["display_name": string, "email": string, "password": ["type": "string", "minLength": 8],
-                                         "is_admin": bool, "is_disabled": bool], required: []),
-            "ChangePasswordRequest": object(["current_password": string, "new_password": ["type": "string", "minLength": 8]],
-                                            required: ["current_password", "new_password"]),
-            "PasswordTokenRequest": object(["username": string, "password": string, "name": name,
-                                            "expires_in_days": ["type": "integer", "minimum": 1, "maximum": 3650]],
-                                           required: ["username", "password", "name"]),
+            "CreateUserRequest": object(
+                [
+                    "username": name, "password": ["type": "string", "minLength": 8], "display_name": string,
+                    "email": string, "is_admin": bool,
+                ], required: ["username", "password"]),
+            "UpdateUserRequest": object(
+                [
+                    "display_name": string, "email": string, "password": ["type": "string", "minLength": 8],
+                    "is_admin": bool, "is_disabled": bool,
+                ], required: []),
+            "ChangePasswordRequest": object(
+                ["current_password": string, "new_password": ["type": "string", "minLength": 8]],
+                required: ["current_password", "new_password"]),
+            "PasswordTokenRequest": object(
+                [
+                    "username": string, "password": string, "name": name,
+                    "expires_in_days": ["type": "integer", "minimum": 1, "maximum": 3650],
+                ],
+                required: ["username", "password", "name"]),
             "CreateTokenRequest": object(["name": name, "expires_in_days": ["type": "integer", "minimum": 1, "maximum": 3650]], required: ["name"]),
-            "APIToken": object(["id": uuid, "user_id": uuid, "name": name, "prefix": string, "created_at": time,
-                                "expires_at": nullable("string", format: "date-time"), "last_used_at": nullable("string", format: "date-time"),
-                                "revoked_at": nullable("string", format: "date-time")],
-                               required: ["id", "user_id", "name", "prefix", "created_at"]),
+            "APIToken": object(
+                [
+                    "id": uuid, "user_id": uuid, "name": name, "prefix": string, "created_at": time,
+                    "expires_at": nullable("string", format: "date-time"), "last_used_at": nullable("string", format: "date-time"),
+                    "revoked_at": nullable("string", format: "date-time"),
+                ],
+                required: ["id", "user_id", "name", "prefix", "created_at"]),
             "APITokenList": list("APIToken"),
             "IssuedAPIToken": object(["token": ["$ref": "#/components/schemas/APIToken"], "secret": string], required: ["token", "secret"]),
-            "Namespace": object(["id": uuid, "name": name, "display_name": string, "description": string, "created_at": time],
-                                required: ["id", "name", "display_name", "description", "created_at"]),
-            "NamespaceListing": object(["namespace": ["$ref": "#/components/schemas/Namespace"], "role": ["type": ["string", "null"],
-                                        "enum": ["owner", "maintainer", "developer", "viewer", NSNull()]]], required: ["namespace"]),
+            "Namespace": object(
+                ["id": uuid, "name": name, "display_name": string, "description": string, "created_at": time],
+                required: ["id", "name", "display_name", "description", "created_at"]),
+            "NamespaceListing": object(
+                [
+                    "namespace": ["$ref": "#/components/schemas/Namespace"],
+                    "role": [
+                        "type": ["string", "null"],
+                        "enum": ["owner", "maintainer", "developer", "viewer", NSNull()],
+                    ],
+                ], required: ["namespace"]),
             "NamespaceListingList": list("NamespaceListing"),
             "CreateNamespaceRequest": object(["name": name, "display_name": string, "description": string], required: ["name"]),
             "UpdateNamespaceRequest": object(["display_name": string, "description": string], required: []),
-            "Membership": object(["namespace_id": uuid, "user_id": uuid, "username": name, "role": role, "added_at": time],
-                                 required: ["namespace_id", "user_id", "username", "role", "added_at"]),
+            "Membership": object(
+                ["namespace_id": uuid, "user_id": uuid, "username": name, "role": role, "added_at": time],
+                required: ["namespace_id", "user_id", "username", "role", "added_at"]),
             "MembershipList": list("Membership"),
             "SetMemberRequest": object(["role": role], required: ["role"]),
             "Quota": object(["cpu": nullable("number"), "memory_bytes": nullable("integer"), "gpu": nullable("integer")], required: []),
-            "Project": object(["id": uuid, "namespace_id": uuid, "name": name, "description": string, "created_at": time],
-                              required: ["id", "namespace_id", "name", "description", "created_at"]),
+            "Project": object(
+                ["id": uuid, "namespace_id": uuid, "name": name, "description": string, "created_at": time],
+                required: ["id", "namespace_id", "name", "description", "created_at"]),
             "ProjectList": list("Project"),
             "CreateProjectRequest": object(["name": name, "description": string], required: ["name"]),
             "UpdateProjectRequest": object(["description": string], required: ["description"]),
-            "AuditEvent": object(["id": ["type": "integer"], "occurred_at": time, "actor_id": nullable("string", format: "uuid"),
-                                  "actor_name": string, "action": string, "target_type": string, "target": string,
-                                  "namespace_id": nullable("string", format: "uuid"),
-                                  "details": ["type": "object", "additionalProperties": ["type": "string"]]],
-                                 required: ["id", "occurred_at", "actor_name", "action", "target_type", "target", "details"]),
-            "AuditPage": object(["items": ["type": "array", "items": ["$ref": "#/components/schemas/AuditEvent"]],
-                                 "next_before": nullable("integer")], required: ["items"]),
+            "AuditEvent": object(
+                [
+                    "id": ["type": "integer"], "occurred_at": time, "actor_id": nullable("string", format: "uuid"),
+                    "actor_name": string, "action": string, "target_type": string, "target": string,
+                    "namespace_id": nullable("string", format: "uuid"),
+                    "details": ["type": "object", "additionalProperties": ["type": "string"]],
+                ],
+                required: ["id", "occurred_at", "actor_name", "action", "target_type", "target", "details"]),
+            "AuditPage": object(
+                [
+                    "items": ["type": "array", "items": ["$ref": "#/components/schemas/AuditEvent"]],
+                    "next_before": nullable("integer"),
+                ], required: ["items"]),
         ]
     }
 }

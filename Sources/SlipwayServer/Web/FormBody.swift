@@ -39,9 +39,10 @@ extension FormBody {
     /// Checks the form's `_csrf` field against the session's token. - Throws: 403 `csrf_failed`.
     func requireCSRF(_ caller: Caller) throws {
         guard case .session(let session) = caller.credential,
-              let sent = fields["_csrf"], SecretGenerator.constantTimeEquals(sent, session.csrfToken)
+            let sent = fields["_csrf"], SecretGenerator.constantTimeEquals(sent, session.csrfToken)
         else {
-            throw APIError(.forbidden, code: "csrf_failed", "the form was not sent from this session's page (CSRF check failed); reload the page and try again")
+            throw APIError(
+                .forbidden, code: "csrf_failed", "the form was not sent from this session's page (CSRF check failed); reload the page and try again")
         }
     }
 }

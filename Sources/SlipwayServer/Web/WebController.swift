@@ -59,29 +59,34 @@ struct WebController: Sendable {
         let form = try await FormBody.read(request, context: context)
         let next = form["next"] ?? ""
         guard let cookie = request.cookies[CookieName.loginCSRF]?.value, let sent = form["_csrf"],
-              SecretGenerator.constantTimeEquals(cookie, sent)
+            SecretGenerator.constantTimeEquals(cookie, sent)
         else {
-            return loginForm(request, next: next, username: form["username"] ?? "",
-                             flash: .init(kind: "error", message: "Your sign-in form expired. Please try again."), status: .forbidden)
+            return loginForm(
+                request, next: next, username: form["username"] ?? "",
+                flash: .init(kind: "error", message: "Your sign-in form expired. Please try again."), status: .forbidden)
         }
         let user: User
         do {
             user = try await auth.verifiedUser(username: form["username"] ?? "", password: form["password"] ?? "")
         } catch let error as APIError {
-            return loginForm(request, next: next, username: form["username"] ?? "",
-                             flash: .init(kind: "error", message: "Wrong username or password, or the account is disabled."),
-                             status: error.status)
+            return loginForm(
+                request, next: next, username: form["username"] ?? "",
+                flash: .init(kind: "error", message: "Wrong username or password, or the account is disabled."),
+                status: error.status)
         }
         let sessionID = SecretGenerator.hex(bytes: 32)
         let lifetime = platform.configuration.sessionLifetime.components.seconds
-        try await store.sessions.create(WebSession(
-            idHash: SecretGenerator.digest(sessionID), userID: user.id, csrfToken: SecretGenerator.hex(bytes: 32),
-            expiresAt: platform.now().addingTimeInterval(TimeInterval(lifetime))))
+        try await store.sessions.create(
+            WebSession(
+                idHash: SecretGenerator.digest(sessionID), userID: user.id, csrfToken: SecretGenerator.hex(bytes: 32),
+                expiresAt: platform.now().addingTimeInterval(TimeInterval(lifetime))))
         try await store.sessions.deleteExpired(at: platform.now())
         var response = redirect(Self.safeNext(next))
         response.setCookie(sessionCookie(value: sessionID, maxAge: Int(lifetime)))
-        response.setCookie(Cookie(name: CookieName.loginCSRF, value: "", maxAge: 0, path: "/login", secure: platform.configuration.secureCookies,
-                                  httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie(
+                name: CookieName.loginCSRF, value: "", maxAge: 0, path: "/login", secure: platform.configuration.secureCookies,
+                httpOnly: true, sameSite: .strict))
         return response
     }
 
@@ -100,18 +105,22 @@ struct WebController: Sendable {
     private func loginForm(_ request: Request, next: String, username: String, flash: LayoutView.Flash?, status: HTTPResponse.Status) -> Response {
         let existing = request.cookies[CookieName.loginCSRF]?.value
         let csrf = existing.flatMap { $0.count == 64 ? $0 : nil } ?? SecretGenerator.hex(bytes: 32)
-        var response = pages.render("login", LoginPage(layout: .make(nil, section: "", flash: flash), csrf: csrf, next: next, username: username),
-                                    status: status)
+        var response = pages.render(
+            "login", LoginPage(layout: .make(nil, section: "", flash: flash), csrf: csrf, next: next, username: username),
+            status: status)
         if existing != csrf {
-            response.setCookie(Cookie(name: CookieName.loginCSRF, value: csrf, maxAge: 3600, path: "/login",
-                                      secure: platform.configuration.secureCookies, httpOnly: true, sameSite: .strict))
+            response.setCookie(
+                Cookie(
+                    name: CookieName.loginCSRF, value: csrf, maxAge: 3600, path: "/login",
+                    secure: platform.configuration.secureCookies, httpOnly: true, sameSite: .strict))
         }
         return response
     }
 
     private func sessionCookie(value: String, maxAge: Int) -> Cookie {
-        Cookie(name: CookieName.session, value: value, maxAge: maxAge, path: "/", secure: platform.configuration.secureCookies,
-               httpOnly: true, sameSite: .lax)
+        Cookie(
+            name: CookieName.session, value: value, maxAge: maxAge, path: "/", secure: platform.configuration.secureCookies,
+            httpOnly: true, sameSite: .lax)
     }
 
     /// Only same-site paths are followed after sign-in, never another host.
@@ -129,11 +138,13 @@ struct WebController: Sendable {
     private func namespaceListPage(_ context: AppRequestContext, flash: LayoutView.Flash?, status: HTTPResponse.Status) async throws -> Response {
         let listings = try await namespaces.listings(context)
         let rows = listings.map {
-            NamespacesPage.Row(name: $0.namespace.name.value, title: $0.namespace.displayName, role: $0.role?.rawValue ?? "admin",
-                               created: $0.namespace.createdAt.pageText)
+            NamespacesPage.Row(
+                name: $0.namespace.name.value, title: $0.namespace.displayName, role: $0.role?.rawValue ?? "admin",
+                created: $0.namespace.createdAt.pageText)
         }
-        return pages.render("namespaces", NamespacesPage(layout: .make(context.caller, section: "/namespaces", flash: flash), namespaces: rows),
-                            status: status)
+        return pages.render(
+            "namespaces", NamespacesPage(layout: .make(context.caller, section: "/namespaces", flash: flash), namespaces: rows),
+            status: status)
     }
 
     @Sendable func createNamespace(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -155,7 +166,9 @@ struct WebController: Sendable {
         try await namespacePage(try context.parameters.require("namespace"), context: context, flash: nil, status: .ok)
     }
 
-    private func namespacePage(_ name: String, context: AppRequestContext, flash: LayoutView.Flash?, status: HTTPResponse.Status) async throws -> Response {
+    private func namespacePage(
+        _ name: String, context: AppRequestContext, flash: LayoutView.Flash?, status: HTTPResponse.Status
+    ) async throws -> Response {
         let access = try await access.namespace(name, context, requires: .viewer)
         let namespace = access.namespace
         let projectList = try await store.projects.list(in: namespace)
@@ -168,9 +181,10 @@ struct WebController: Sendable {
             role: access.role.rawValue,
             projects: projectList.map { .init(name: $0.name.value, description: $0.description, created: $0.createdAt.pageText) },
             members: members.map { member in
-                .init(username: member.username.value, role: member.role.rawValue,
-                      removable: access.role.manageableRoles.contains(member.role) || member.userID == access.caller.user.id,
-                      namespace: namespace.name.value, csrf: csrf)
+                .init(
+                    username: member.username.value, role: member.role.rawValue,
+                    removable: access.role.manageableRoles.contains(member.role) || member.userID == access.caller.user.id,
+                    namespace: namespace.name.value, csrf: csrf)
             },
             quota: .init(quota),
             canCreateProject: access.role.includes(.developer),
@@ -195,7 +209,9 @@ struct WebController: Sendable {
             return redirect("/namespaces/\(name)")
         } catch {
             let failure = APIErrorMiddleware<AppRequestContext>.apiError(for: error, request: request, logger: context.logger)
-            if failure.status == .notFound, try await store.namespaces.namespace(named: name) == nil || failure.message.contains("namespace '\(name)'") {
+            if failure.status == .notFound,
+                try await store.namespaces.namespace(named: name) == nil || failure.message.contains("namespace '\(name)'")
+            {
                 throw failure
             }
             return try await namespacePage(name, context: context, flash: .init(kind: "error", message: failure.message), status: failure.status)
@@ -204,7 +220,8 @@ struct WebController: Sendable {
 
     @Sendable func createProject(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await namespaceForm(request, context: context, success: "project created") { name, form in
-            _ = try await projects.create(CreateProjectRequest(name: form["name"] ?? "", description: form.text("description")), in: name, context: context)
+            _ = try await projects.create(
+                CreateProjectRequest(name: form["name"] ?? "", description: form.text("description")), in: name, context: context)
         }
     }
 
@@ -231,8 +248,9 @@ struct WebController: Sendable {
                 guard let value = Double(text) else { throw APIError.invalidField(field, "must be a number, or empty for unlimited") }
                 return value
             }
-            let quota = Quota(cpu: try number("cpu"), memoryBytes: try number("memory_gb").map { Int64($0 * 1_073_741_824) },
-                              gpu: try number("gpu").map { Int($0) })
+            let quota = Quota(
+                cpu: try number("cpu"), memoryBytes: try number("memory_gb").map { Int64($0 * 1_073_741_824) },
+                gpu: try number("gpu").map { Int($0) })
             _ = try await namespaces.setQuota(namespace: name, quota: quota, context: context)
         }
     }
@@ -252,12 +270,15 @@ struct WebController: Sendable {
 
     private func auditPage(_ page: AuditPage, scope: String, base: String, context: AppRequestContext) -> Response {
         let rows = page.items.map { event in
-            AuditLogPage.Row(time: event.occurredAt.pageText, actor: event.actorName, action: event.action, target: event.target,
-                             details: event.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            AuditLogPage.Row(
+                time: event.occurredAt.pageText, actor: event.actorName, action: event.action, target: event.target,
+                details: event.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
         }
-        return pages.render("audit", AuditLogPage(
-            layout: .make(context.caller, section: base == "/audit" ? "/audit" : "/namespaces"), scope: scope, events: rows,
-            olderLink: page.nextBefore.map { "\(base)?before=\($0)" } ?? ""))
+        return pages.render(
+            "audit",
+            AuditLogPage(
+                layout: .make(context.caller, section: base == "/audit" ? "/audit" : "/namespaces"), scope: scope, events: rows,
+                olderLink: page.nextBefore.map { "\(base)?before=\($0)" } ?? ""))
     }
 
     // MARK: Tokens
@@ -266,7 +287,9 @@ struct WebController: Sendable {
         try await tokenPage(context, issued: nil, flash: nil, status: .ok)
     }
 
-    private func tokenPage(_ context: AppRequestContext, issued: IssuedAPIToken?, flash: LayoutView.Flash?, status: HTTPResponse.Status) async throws -> Response {
+    private func tokenPage(
+        _ context: AppRequestContext, issued: IssuedAPIToken?, flash: LayoutView.Flash?, status: HTTPResponse.Status
+    ) async throws -> Response {
         let caller = try access.caller(context)
         let now = platform.now()
         let csrf = LayoutView.make(caller, section: "").csrf
@@ -277,9 +300,11 @@ struct WebController: Sendable {
                 state: token.revokedAt != nil ? "revoked" : (token.isUsable(at: now) ? "active" : "expired"),
                 revocable: token.revokedAt == nil, csrf: csrf)
         }
-        return pages.render("tokens", TokensPage(
-            layout: .make(caller, section: "/tokens", flash: flash), tokens: rows,
-            issued: issued.map { [.init(name: $0.token.name.value, secret: $0.secret)] } ?? []), status: status)
+        return pages.render(
+            "tokens",
+            TokensPage(
+                layout: .make(caller, section: "/tokens", flash: flash), tokens: rows,
+                issued: issued.map { [.init(name: $0.token.name.value, secret: $0.secret)] } ?? []), status: status)
     }
 
     @Sendable func createToken(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -13,7 +13,9 @@ struct WebErrorMiddleware: RouterMiddleware {
         } catch {
             let apiError = APIErrorMiddleware<Context>.apiError(for: error, request: request, logger: context.logger)
             if apiError.status == .unauthorized, request.method == .get {
-                let target = request.uri.path == "/" ? "" : "?next=" + (request.uri.description.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+                let target =
+                    request.uri.path == "/"
+                    ? "" : "?next=" + (request.uri.description.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
                 return Response(status: .seeOther, headers: [.location: "/login" + target])
             }
             let page = ErrorPage(

@@ -65,7 +65,8 @@ extension SQLDatabase {
             .columns("occurred_at", "actor_id", "actor_name", "action", "target_type", "target", "namespace_id", "details")
             .values(
                 SQLBind(time.timeIntervalSince1970), SQLBind(actor.userID?.uuidString), SQLBind(actor.name),
-                SQLBind(action), SQLBind(targetType), SQLBind(target), SQLBind(namespaceID?.uuidString), SQLBind(detailsJSON))
+                SQLBind(action), SQLBind(targetType), SQLBind(target), SQLBind(namespaceID?.uuidString), SQLBind(detailsJSON)
+            )
             .run()
     }
 }

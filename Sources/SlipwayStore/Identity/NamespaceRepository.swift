@@ -63,7 +63,7 @@ public struct SQLNamespaceRepository: NamespaceRepository {
                 let namespaceID = UUID(uuidString: row.id)
                 try await db.recordAudit(actor, "namespace.create", targetType: "namespace", target: row.name, namespaceID: namespaceID)
             }
-        } catch where isUniqueViolation(error) {
+        } catch  where isUniqueViolation(error) {
             throw StoreError.alreadyExists("namespace", row.name)
         }
         return try row.namespace()
@@ -100,18 +100,21 @@ public struct SQLNamespaceRepository: NamespaceRepository {
         try await database.write { [updated, changed] db in
             try await db.update("namespaces").set("display_name", to: updated.displayName)
                 .set("description", to: updated.description).where("id", .equal, namespace.id.uuidString).run()
-            try await db.recordAudit(actor, "namespace.update", targetType: "namespace", target: namespace.name.value,
-                                     namespaceID: namespace.id, details: changed)
+            try await db.recordAudit(
+                actor, "namespace.update", targetType: "namespace", target: namespace.name.value,
+                namespaceID: namespace.id, details: changed)
         }
         return updated
     }
 
     public func delete(_ namespace: Namespace, by actor: AuditActor) async throws {
         try await database.write { db in
-            let projects = try await db.raw("SELECT COUNT(*) AS n FROM projects WHERE namespace_id = \(bind: namespace.id.uuidString)")
+            let projects =
+                try await db.raw("SELECT COUNT(*) AS n FROM projects WHERE namespace_id = \(bind: namespace.id.uuidString)")
                 .first(decodingColumn: "n", as: Int.self) ?? 0
             if projects > 0 {
-                throw StoreError.conflict(code: "namespace_not_empty",
+                throw StoreError.conflict(
+                    code: "namespace_not_empty",
                     "namespace '\(namespace.name)' still holds \(projects) project(s); delete them first")
             }
             try await db.delete(from: "memberships").where("namespace_id", .equal, namespace.id.uuidString).run()
@@ -122,11 +125,13 @@ public struct SQLNamespaceRepository: NamespaceRepository {
 
     public func members(of namespace: Namespace) async throws -> [Membership] {
         try await database.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT m.namespace_id, m.user_id, u.username, m.role, m.added_at
                 FROM memberships m JOIN users u ON u.id = m.user_id
                 WHERE m.namespace_id = \(bind: namespace.id.uuidString) ORDER BY u.username
-                """).all()
+                """
+            ).all()
         }.map { row in
             Membership(
                 namespaceID: namespace.id, userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self))!,
@@ -156,43 +161,52 @@ public struct SQLNamespaceRepository: NamespaceRepository {
                 }
                 try await db.update("memberships").set("role", to: role.rawValue)
                     .where("namespace_id", .equal, namespace.id.uuidString).where("user_id", .equal, user.id.uuidString).run()
-                try await db.recordAudit(actor, "member.update", targetType: "member", target: "\(namespace.name)/\(user.username)",
-                                         namespaceID: namespace.id, details: ["role": role.rawValue, "previous_role": oldRole])
+                try await db.recordAudit(
+                    actor, "member.update", targetType: "member", target: "\(namespace.name)/\(user.username)",
+                    namespaceID: namespace.id, details: ["role": role.rawValue, "previous_role": oldRole])
                 return try current.decode(column: "added_at", as: Double.self)
             }
             try await db.insert(into: "memberships").columns("namespace_id", "user_id", "role", "added_at")
                 .values(SQLBind(namespace.id.uuidString), SQLBind(user.id.uuidString), SQLBind(role.rawValue), SQLBind(now)).run()
-            try await db.recordAudit(actor, "member.add", targetType: "member", target: "\(namespace.name)/\(user.username)",
-                                     namespaceID: namespace.id, details: ["role": role.rawValue])
+            try await db.recordAudit(
+                actor, "member.add", targetType: "member", target: "\(namespace.name)/\(user.username)",
+                namespaceID: namespace.id, details: ["role": role.rawValue])
             return now
         }
-        return Membership(namespaceID: namespace.id, userID: user.id, username: user.username, role: role,
-                          addedAt: Date(timeIntervalSince1970: addedAt))
+        return Membership(
+            namespaceID: namespace.id, userID: user.id, username: user.username, role: role,
+            addedAt: Date(timeIntervalSince1970: addedAt))
     }
 
     public func removeMember(_ user: User, from namespace: Namespace, by actor: AuditActor) async throws {
         try await database.write { db in
-            guard let role = try await db.select().column("role").from("memberships")
-                .where("namespace_id", .equal, namespace.id.uuidString).where("user_id", .equal, user.id.uuidString)
-                .first(decodingColumn: "role", as: String.self)
+            guard
+                let role = try await db.select().column("role").from("memberships")
+                    .where("namespace_id", .equal, namespace.id.uuidString).where("user_id", .equal, user.id.uuidString)
+                    .first(decodingColumn: "role", as: String.self)
             else { throw StoreError.notFound("member", "\(namespace.name)/\(user.username)") }
             if role == Role.owner.rawValue {
                 try await Self.requireAnotherOwner(db, namespace: namespace, besides: user)
             }
             try await db.delete(from: "memberships")
                 .where("namespace_id", .equal, namespace.id.uuidString).where("user_id", .equal, user.id.uuidString).run()
-            try await db.recordAudit(actor, "member.remove", targetType: "member", target: "\(namespace.name)/\(user.username)",
-                                     namespaceID: namespace.id, details: ["previous_role": role])
+            try await db.recordAudit(
+                actor, "member.remove", targetType: "member", target: "\(namespace.name)/\(user.username)",
+                namespaceID: namespace.id, details: ["previous_role": role])
         }
     }
 
     private static func requireAnotherOwner(_ db: any SQLDatabase, namespace: Namespace, besides user: User) async throws {
-        let owners = try await db.raw("""
-            SELECT COUNT(*) AS n FROM memberships
-            WHERE namespace_id = \(bind: namespace.id.uuidString) AND role = 'owner' AND user_id <> \(bind: user.id.uuidString)
-            """).first(decodingColumn: "n", as: Int.self) ?? 0
+        let owners =
+            try await db.raw(
+                """
+                SELECT COUNT(*) AS n FROM memberships
+                WHERE namespace_id = \(bind: namespace.id.uuidString) AND role = 'owner' AND user_id <> \(bind: user.id.uuidString)
+                """
+            ).first(decodingColumn: "n", as: Int.self) ?? 0
         if owners == 0 {
-            throw StoreError.conflict(code: "last_owner",
+            throw StoreError.conflict(
+                code: "last_owner",
                 "'\(user.username)' is the last owner of namespace '\(namespace.name)'; make another member owner first")
         }
     }
@@ -211,10 +225,13 @@ public struct SQLNamespaceRepository: NamespaceRepository {
                 .set("quota_cpu", to: quota.cpu).set("quota_memory_bytes", to: quota.memoryBytes)
                 .set("quota_gpu", to: quota.gpu.map(Int64.init))
                 .where("id", .equal, namespace.id.uuidString).run()
-            try await db.recordAudit(actor, "quota.update", targetType: "quota", target: namespace.name.value, namespaceID: namespace.id,
-                                     details: ["cpu": quota.cpu.map { "\($0)" } ?? "unlimited",
-                                               "memory_bytes": quota.memoryBytes.map { "\($0)" } ?? "unlimited",
-                                               "gpu": quota.gpu.map { "\($0)" } ?? "unlimited"])
+            try await db.recordAudit(
+                actor, "quota.update", targetType: "quota", target: namespace.name.value, namespaceID: namespace.id,
+                details: [
+                    "cpu": quota.cpu.map { "\($0)" } ?? "unlimited",
+                    "memory_bytes": quota.memoryBytes.map { "\($0)" } ?? "unlimited",
+                    "gpu": quota.gpu.map { "\($0)" } ?? "unlimited",
+                ])
         }
         return quota
     }
@@ -231,7 +248,8 @@ struct NamespaceRow: Codable, Sendable {
     var quotaGpu: Int64?
 
     func namespace() throws -> Namespace {
-        Namespace(id: UUID(uuidString: id)!, name: try ResourceName(validating: name), displayName: displayName,
-                  description: description, createdAt: Date(timeIntervalSince1970: createdAt))
+        Namespace(
+            id: UUID(uuidString: id)!, name: try ResourceName(validating: name), displayName: displayName,
+            description: description, createdAt: Date(timeIntervalSince1970: createdAt))
     }
 }

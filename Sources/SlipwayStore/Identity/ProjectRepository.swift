@@ -33,11 +33,13 @@ public struct SQLProjectRepository: ProjectRepository {
                     .where("namespace_id", .equal, namespace.id.uuidString).where("name", .equal, name.value).first()
                 if clash != nil { throw StoreError.alreadyExists("project", target) }
                 try await db.insert(into: "projects").columns("id", "namespace_id", "name", "description", "created_at")
-                    .values(SQLBind(project.id.uuidString), SQLBind(namespace.id.uuidString), SQLBind(name.value),
-                            SQLBind(description), SQLBind(project.createdAt.timeIntervalSince1970)).run()
+                    .values(
+                        SQLBind(project.id.uuidString), SQLBind(namespace.id.uuidString), SQLBind(name.value),
+                        SQLBind(description), SQLBind(project.createdAt.timeIntervalSince1970)
+                    ).run()
                 try await db.recordAudit(actor, "project.create", targetType: "project", target: target, namespaceID: namespace.id)
             }
-        } catch where isUniqueViolation(error) {
+        } catch  where isUniqueViolation(error) {
             throw StoreError.alreadyExists("project", target)
         }
         return project
@@ -61,8 +63,9 @@ public struct SQLProjectRepository: ProjectRepository {
     public func update(_ project: Project, in namespace: Namespace, description: String, by actor: AuditActor) async throws -> Project {
         try await database.write { db in
             try await db.update("projects").set("description", to: description).where("id", .equal, project.id.uuidString).run()
-            try await db.recordAudit(actor, "project.update", targetType: "project", target: "\(namespace.name)/\(project.name)",
-                                     namespaceID: namespace.id, details: ["description": description])
+            try await db.recordAudit(
+                actor, "project.update", targetType: "project", target: "\(namespace.name)/\(project.name)",
+                namespaceID: namespace.id, details: ["description": description])
         }
         var updated = project
         updated.description = description
@@ -72,8 +75,9 @@ public struct SQLProjectRepository: ProjectRepository {
     public func delete(_ project: Project, in namespace: Namespace, by actor: AuditActor) async throws {
         try await database.write { db in
             try await db.delete(from: "projects").where("id", .equal, project.id.uuidString).run()
-            try await db.recordAudit(actor, "project.delete", targetType: "project", target: "\(namespace.name)/\(project.name)",
-                                     namespaceID: namespace.id)
+            try await db.recordAudit(
+                actor, "project.delete", targetType: "project", target: "\(namespace.name)/\(project.name)",
+                namespaceID: namespace.id)
         }
     }
 }
@@ -86,7 +90,8 @@ struct ProjectRow: Codable, Sendable {
     var createdAt: Double
 
     func project() throws -> Project {
-        Project(id: UUID(uuidString: id)!, namespaceID: UUID(uuidString: namespaceId)!, name: try ResourceName(validating: name),
-                description: description, createdAt: Date(timeIntervalSince1970: createdAt))
+        Project(
+            id: UUID(uuidString: id)!, namespaceID: UUID(uuidString: namespaceId)!, name: try ResourceName(validating: name),
+            description: description, createdAt: Date(timeIntervalSince1970: createdAt))
     }
 }

@@ -45,19 +45,22 @@ public struct SQLSessionRepository: SessionRepository {
         try await database.write { db in
             try await db.insert(into: "web_sessions")
                 .columns("id_hash", "user_id", "csrf_token", "created_at", "expires_at")
-                .values(SQLBind(session.idHash), SQLBind(session.userID.uuidString), SQLBind(session.csrfToken),
-                        SQLBind(Date().timeIntervalSince1970), SQLBind(session.expiresAt.timeIntervalSince1970))
+                .values(
+                    SQLBind(session.idHash), SQLBind(session.userID.uuidString), SQLBind(session.csrfToken),
+                    SQLBind(Date().timeIntervalSince1970), SQLBind(session.expiresAt.timeIntervalSince1970)
+                )
                 .run()
         }
     }
 
     public func session(idHash: String, at now: Date) async throws -> (session: WebSession, user: User)? {
         try await database.read { db -> (session: WebSession, user: User)? in
-            guard let row = try await db.select().column("*").from("web_sessions").where("id_hash", .equal, idHash)
-                .where("expires_at", .greaterThan, now.timeIntervalSince1970).first(),
+            guard
+                let row = try await db.select().column("*").from("web_sessions").where("id_hash", .equal, idHash)
+                    .where("expires_at", .greaterThan, now.timeIntervalSince1970).first(),
                 let userID = try row.decode(column: "user_id", as: String.self) as String?,
                 let user = try await db.select().column("*").from("users").where("id", .equal, userID)
-                .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+                    .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { return nil }
             let session = WebSession(
                 idHash: idHash, userID: UUID(uuidString: userID)!, csrfToken: try row.decode(column: "csrf_token", as: String.self),
@@ -76,7 +79,8 @@ public struct SQLSessionRepository: SessionRepository {
     @discardableResult
     public func deleteExpired(at now: Date) async throws -> Int {
         try await database.write { db in
-            let count = try await db.raw("SELECT COUNT(*) AS n FROM web_sessions WHERE expires_at <= \(bind: now.timeIntervalSince1970)")
+            let count =
+                try await db.raw("SELECT COUNT(*) AS n FROM web_sessions WHERE expires_at <= \(bind: now.timeIntervalSince1970)")
                 .first(decodingColumn: "n", as: Int.self) ?? 0
             try await db.delete(from: "web_sessions").where("expires_at", .lessThanOrEqual, now.timeIntervalSince1970).run()
             return count

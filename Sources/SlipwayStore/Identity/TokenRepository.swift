@@ -24,7 +24,9 @@ public struct SQLTokenRepository: TokenRepository {
         self.database = database
     }
 
-    public func create(userID: UUID, name: ResourceName, prefix: String, secretHash: String, expiresAt: Date?, by actor: AuditActor) async throws -> APIToken {
+    public func create(
+        userID: UUID, name: ResourceName, prefix: String, secretHash: String, expiresAt: Date?, by actor: AuditActor
+    ) async throws -> APIToken {
         let row = TokenRow(
             id: UUID().uuidString, userId: userID.uuidString, name: name.value, prefix: prefix, secretHash: secretHash,
             createdAt: Date().timeIntervalSince1970, expiresAt: expiresAt?.timeIntervalSince1970, lastUsedAt: nil, revokedAt: nil)
@@ -35,10 +37,11 @@ public struct SQLTokenRepository: TokenRepository {
                     .first()
                 if clash != nil { throw StoreError.alreadyExists("token", row.name) }
                 try await db.insert(into: "api_tokens").model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
-                try await db.recordAudit(actor, "token.create", targetType: "token", target: row.name,
-                                         details: ["token_id": row.id, "prefix": prefix])
+                try await db.recordAudit(
+                    actor, "token.create", targetType: "token", target: row.name,
+                    details: ["token_id": row.id, "prefix": prefix])
             }
-        } catch where isUniqueViolation(error) {
+        } catch  where isUniqueViolation(error) {
             throw StoreError.alreadyExists("token", row.name)
         }
         return try row.token()
@@ -61,8 +64,9 @@ public struct SQLTokenRepository: TokenRepository {
 
     public func revoke(id: UUID, by actor: AuditActor) async throws -> APIToken {
         try await database.write { db in
-            guard var row = try await db.select().column("*").from("api_tokens").where("id", .equal, id.uuidString)
-                .first(decoding: TokenRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            guard
+                var row = try await db.select().column("*").from("api_tokens").where("id", .equal, id.uuidString)
+                    .first(decoding: TokenRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { throw StoreError.notFound("token", id.uuidString) }
             if row.revokedAt == nil {
                 row.revokedAt = Date().timeIntervalSince1970
@@ -75,10 +79,11 @@ public struct SQLTokenRepository: TokenRepository {
 
     public func authenticate(secretHash: String, at now: Date) async throws -> (token: APIToken, user: User)? {
         let found = try await database.read { db -> (TokenRow, UserRow)? in
-            guard let token = try await db.select().column("*").from("api_tokens").where("secret_hash", .equal, secretHash)
-                .first(decoding: TokenRow.self, keyDecodingStrategy: .convertFromSnakeCase),
+            guard
+                let token = try await db.select().column("*").from("api_tokens").where("secret_hash", .equal, secretHash)
+                    .first(decoding: TokenRow.self, keyDecodingStrategy: .convertFromSnakeCase),
                 let user = try await db.select().column("*").from("users").where("id", .equal, token.userId)
-                .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+                    .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { return nil }
             return (token, user)
         }

@@ -70,10 +70,11 @@ public struct SQLUserRepository: UserRepository {
                     throw StoreError.alreadyExists("user", row.username)
                 }
                 try await db.insert(into: "users").model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
-                try await db.recordAudit(actor, "user.create", targetType: "user", target: row.username,
-                                         details: ["is_admin": String(row.isAdmin)])
+                try await db.recordAudit(
+                    actor, "user.create", targetType: "user", target: row.username,
+                    details: ["is_admin": String(row.isAdmin)])
             }
-        } catch where isUniqueViolation(error) {
+        } catch  where isUniqueViolation(error) {
             throw StoreError.alreadyExists("user", row.username)
         }
         return try row.user()
@@ -91,10 +92,12 @@ public struct SQLUserRepository: UserRepository {
     }
 
     public func credentials(named username: String) async throws -> (user: User, passwordHash: String)? {
-        guard let row = try await database.read({ db in
-            try await db.select().column("*").from("users").where("username", .equal, username)
-                .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }) else { return nil }
+        guard
+            let row = try await database.read({ db in
+                try await db.select().column("*").from("users").where("username", .equal, username)
+                    .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            })
+        else { return nil }
         return (try row.user(), row.passwordHash)
     }
 
@@ -107,8 +110,9 @@ public struct SQLUserRepository: UserRepository {
 
     public func update(id: UUID, _ change: UserChange, by actor: AuditActor) async throws -> User {
         try await database.write { db in
-            guard var row = try await db.select().column("*").from("users").where("id", .equal, id.uuidString)
-                .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            guard
+                var row = try await db.select().column("*").from("users").where("id", .equal, id.uuidString)
+                    .first(decoding: UserRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { throw StoreError.notFound("user", id.uuidString) }
             var changed: [String: String] = [:]
             if let value = change.displayName { row.displayName = value; changed["display_name"] = value }

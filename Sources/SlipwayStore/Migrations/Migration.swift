@@ -62,15 +62,18 @@ public struct Migrator: Sendable {
                 // Serialises concurrent start-ups of several replicas.
                 try await db.raw("SELECT pg_advisory_xact_lock(7346128901)").run()
             }
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version BIGINT PRIMARY KEY,
                     name TEXT NOT NULL,
                     applied_at DOUBLE PRECISION NOT NULL
                 )
-                """).run()
-            let done = Set(try await db.select().column("version").from("schema_migrations")
-                .all(decodingColumn: "version", as: Int64.self).map(Int.init))
+                """
+            ).run()
+            let done = Set(
+                try await db.select().column("version").from("schema_migrations")
+                    .all(decodingColumn: "version", as: Int64.self).map(Int.init))
             var applied: [Int] = []
             for migration in migrations where !done.contains(migration.version) {
                 for statement in migration.sql(for: dialect) {

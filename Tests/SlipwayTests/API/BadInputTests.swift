@@ -26,40 +26,64 @@ struct BadInputTests {
         .init(label: "missing field", method: .post, path: "/api/v1/namespaces", body: "{}", status: .badRequest, code: "missing_field"),
         .init(label: "wrong type", method: .post, path: "/api/v1/namespaces", body: #"{"name": 5}"#, status: .badRequest, code: "invalid_field"),
         .init(label: "null name", method: .post, path: "/api/v1/namespaces", body: #"{"name": null}"#, status: .badRequest, code: "invalid_field"),
-        .init(label: "uppercase name", method: .post, path: "/api/v1/namespaces", body: #"{"name": "Team"}"#, status: .badRequest, code: "invalid_name"),
-        .init(label: "name with space", method: .post, path: "/api/v1/namespaces", body: #"{"name": "bad name"}"#, status: .badRequest, code: "invalid_name"),
-        .init(label: "name starting with dash", method: .post, path: "/api/v1/namespaces", body: #"{"name": "-x"}"#, status: .badRequest, code: "invalid_name"),
-        .init(label: "64-character name", method: .post, path: "/api/v1/namespaces", body: #"{"name": "\#(String(repeating: "a", count: 64))"}"#,
-              status: .badRequest, code: "invalid_name"),
-        .init(label: "duplicate namespace", method: .post, path: "/api/v1/namespaces", body: #"{"name": "existing"}"#, status: .conflict, code: "already_exists"),
-        .init(label: "duplicate project", method: .post, path: "/api/v1/namespaces/existing/projects", body: #"{"name": "p1"}"#,
-              status: .conflict, code: "already_exists"),
-        .init(label: "invalid project name", method: .post, path: "/api/v1/namespaces/existing/projects", body: #"{"name": "P_1"}"#,
-              status: .badRequest, code: "invalid_name"),
-        .init(label: "unknown role", method: .put, path: "/api/v1/namespaces/existing/members/admin", body: #"{"role": "god"}"#,
-              status: .badRequest, code: "invalid_field"),
-        .init(label: "negative quota", method: .put, path: "/api/v1/namespaces/existing/quota", body: #"{"cpu": -1}"#, status: .badRequest, code: "invalid_field"),
-        .init(label: "quota of wrong type", method: .put, path: "/api/v1/namespaces/existing/quota", body: #"{"gpu": "many"}"#,
-              status: .badRequest, code: "invalid_field"),
-        .init(label: "bad audit limit", method: .get, path: "/api/v1/namespaces/existing/audit?limit=abc", status: .badRequest, code: "invalid_parameter"),
+        .init(
+            label: "uppercase name", method: .post, path: "/api/v1/namespaces", body: #"{"name": "Team"}"#, status: .badRequest, code: "invalid_name"),
+        .init(
+            label: "name with space", method: .post, path: "/api/v1/namespaces", body: #"{"name": "bad name"}"#, status: .badRequest,
+            code: "invalid_name"),
+        .init(
+            label: "name starting with dash", method: .post, path: "/api/v1/namespaces", body: #"{"name": "-x"}"#, status: .badRequest,
+            code: "invalid_name"),
+        .init(
+            label: "64-character name", method: .post, path: "/api/v1/namespaces", body: #"{"name": "\#(String(repeating: "a", count: 64))"}"#,
+            status: .badRequest, code: "invalid_name"),
+        .init(
+            label: "duplicate namespace", method: .post, path: "/api/v1/namespaces", body: #"{"name": "existing"}"#, status: .conflict,
+            code: "already_exists"),
+        .init(
+            label: "duplicate project", method: .post, path: "/api/v1/namespaces/existing/projects", body: #"{"name": "p1"}"#,
+            status: .conflict, code: "already_exists"),
+        .init(
+            label: "invalid project name", method: .post, path: "/api/v1/namespaces/existing/projects", body: #"{"name": "P_1"}"#,
+            status: .badRequest, code: "invalid_name"),
+        .init(
+            label: "unknown role", method: .put, path: "/api/v1/namespaces/existing/members/admin", body: #"{"role": "god"}"#,
+            status: .badRequest, code: "invalid_field"),
+        .init(
+            label: "negative quota", method: .put, path: "/api/v1/namespaces/existing/quota", body: #"{"cpu": -1}"#, status: .badRequest,
+            code: "invalid_field"),
+        .init(
+            label: "quota of wrong type", method: .put, path: "/api/v1/namespaces/existing/quota", body: #"{"gpu": "many"}"#,
+            status: .badRequest, code: "invalid_field"),
+        .init(
+            label: "bad audit limit", method: .get, path: "/api/v1/namespaces/existing/audit?limit=abc", status: .badRequest,
+            code: "invalid_parameter"),
         .init(label: "audit limit out of range", method: .get, path: "/api/v1/audit?limit=100000", status: .badRequest, code: "invalid_parameter"),
-        .init(label: "short password", method: .post, path: "/api/v1/users", body: #"{"username": "zed", "password": "short"}"#,
-              status: .badRequest, code: "invalid_field"),
-        .init(label: "bad e-mail", method: .post, path: "/api/v1/users", body: #"{"username": "zed", "password": "long-enough", "email": "nope"}"#,
-              status: .badRequest, code: "invalid_field"),
-        .init(label: "duplicate user", method: .post, path: "/api/v1/users", body: #"{"username": "admin", "password": "long-enough"}"#,
-              status: .conflict, code: "already_exists"),
-        .init(label: "token expiry out of range", method: .post, path: "/api/v1/tokens", body: #"{"name": "x", "expires_in_days": 0}"#,
-              status: .badRequest, code: "invalid_field"),
-        .init(label: "revoke a token id that is not a UUID", method: .delete, path: "/api/v1/tokens/not-a-uuid", status: .notFound, code: "not_found"),
+        .init(
+            label: "short password", method: .post, path: "/api/v1/users", body: #"{"username": "zed", "password": "short"}"#,
+            status: .badRequest, code: "invalid_field"),
+        .init(
+            label: "bad e-mail", method: .post, path: "/api/v1/users", body: #"{"username": "zed", "password": "long-enough", "email": "nope"}"#,
+            status: .badRequest, code: "invalid_field"),
+        .init(
+            label: "duplicate user", method: .post, path: "/api/v1/users", body: #"{"username": "admin", "password": "long-enough"}"#,
+            status: .conflict, code: "already_exists"),
+        .init(
+            label: "token expiry out of range", method: .post, path: "/api/v1/tokens", body: #"{"name": "x", "expires_in_days": 0}"#,
+            status: .badRequest, code: "invalid_field"),
+        .init(
+            label: "revoke a token id that is not a UUID", method: .delete, path: "/api/v1/tokens/not-a-uuid", status: .notFound, code: "not_found"),
         .init(label: "unknown namespace", method: .get, path: "/api/v1/namespaces/nope", status: .notFound, code: "not_found"),
         .init(label: "unknown route", method: .get, path: "/api/v1/no-such-thing", status: .notFound, code: "not_found"),
-        .init(label: "deleting a namespace that still has projects", method: .delete, path: "/api/v1/namespaces/existing",
-              status: .conflict, code: "namespace_not_empty"),
-        .init(label: "wrong password", method: .post, path: "/api/v1/auth/token",
-              body: #"{"username": "admin", "password": "wrong-password", "name": "x"}"#, status: .unauthorized, code: "invalid_credentials"),
-        .init(label: "unknown user", method: .post, path: "/api/v1/auth/token",
-              body: #"{"username": "ghost", "password": "whatever1", "name": "x"}"#, status: .unauthorized, code: "invalid_credentials"),
+        .init(
+            label: "deleting a namespace that still has projects", method: .delete, path: "/api/v1/namespaces/existing",
+            status: .conflict, code: "namespace_not_empty"),
+        .init(
+            label: "wrong password", method: .post, path: "/api/v1/auth/token",
+            body: #"{"username": "admin", "password": "wrong-password", "name": "x"}"#, status: .unauthorized, code: "invalid_credentials"),
+        .init(
+            label: "unknown user", method: .post, path: "/api/v1/auth/token",
+            body: #"{"username": "ghost", "password": "whatever1", "name": "x"}"#, status: .unauthorized, code: "invalid_credentials"),
     ]
 
     @Test(arguments: cases)

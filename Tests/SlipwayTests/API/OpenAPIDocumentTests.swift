@@ -13,10 +13,11 @@ struct OpenAPIDocumentTests {
             let router = try await buildRouter(platform)
             try await platform.close()
 
-            let routed = Set(router.routes.compactMap { route -> String? in
-                let path = Self.normalise(route.path.description)
-                return path.hasPrefix("/api/v1/") ? "\(route.method.rawValue) \(path)" : nil
-            })
+            let routed = Set(
+                router.routes.compactMap { route -> String? in
+                    let path = Self.normalise(route.path.description)
+                    return path.hasPrefix("/api/v1/") ? "\(route.method.rawValue) \(path)" : nil
+                })
             let app = Application(router: router, logger: TestDatabases.logger)
             _ = app
             let document = try await TestPlatform.withAPI { api in

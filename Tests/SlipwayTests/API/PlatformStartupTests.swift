@@ -31,8 +31,9 @@ struct PlatformStartupTests {
             #expect(try await second.store.users.count() == 1)
             try await second.close()
             if backend == .sqlite {
-                #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("slipway.sqlite").path),
-                        "the embedded database lives under the data directory")
+                #expect(
+                    FileManager.default.fileExists(atPath: directory.appendingPathComponent("slipway.sqlite").path),
+                    "the embedded database lives under the data directory")
             }
         }
     }
@@ -49,14 +50,17 @@ struct PlatformStartupTests {
     @Test func passwordChangeNeedsTheCurrentPasswordAndTakesEffect() async throws {
         try await TestPlatform.withAPI { api in
             let admin = try await api.token()
-            let wrong = try await api.request(.post, "/api/v1/me/password", token: admin,
-                                              body: ChangePasswordRequest(currentPassword: "nope-nope", newPassword: "brand-new-password"))
+            let wrong = try await api.request(
+                .post, "/api/v1/me/password", token: admin,
+                body: ChangePasswordRequest(currentPassword: "nope-nope", newPassword: "brand-new-password"))
             #expect(wrong.status == .unauthorized)
-            let changed = try await api.request(.post, "/api/v1/me/password", token: admin,
-                                                body: ChangePasswordRequest(currentPassword: TestPlatform.adminPassword, newPassword: "brand-new-password"))
+            let changed = try await api.request(
+                .post, "/api/v1/me/password", token: admin,
+                body: ChangePasswordRequest(currentPassword: TestPlatform.adminPassword, newPassword: "brand-new-password"))
             #expect(changed.status == .ok)
             _ = try await api.token("admin", password: "brand-new-password")
-            let old = try await api.request(.post, "/api/v1/auth/token", body: PasswordTokenRequest(username: "admin", password: TestPlatform.adminPassword, name: "x"))
+            let old = try await api.request(
+                .post, "/api/v1/auth/token", body: PasswordTokenRequest(username: "admin", password: TestPlatform.adminPassword, name: "x"))
             #expect(old.status == .unauthorized)
         }
     }
@@ -67,7 +71,8 @@ struct PlatformStartupTests {
             let eve = try await api.user("eve", adminToken: admin)
             #expect(try await api.request(.patch, "/api/v1/users/eve", token: admin, json: #"{"is_disabled":true}"#).status == .ok)
             #expect(try await api.request(.get, "/api/v1/me", token: eve).status == .unauthorized)
-            let login = try await api.request(.post, "/api/v1/auth/token", body: PasswordTokenRequest(username: "eve", password: "password-eve", name: "x"))
+            let login = try await api.request(
+                .post, "/api/v1/auth/token", body: PasswordTokenRequest(username: "eve", password: "password-eve", name: "x"))
             #expect(login.status == .unauthorized)
             let selfLock = try await api.request(.patch, "/api/v1/users/admin", token: admin, json: #"{"is_disabled":true}"#)
             #expect(selfLock.status == .conflict)

@@ -54,7 +54,8 @@ struct TenancyIsolationTests {
             #expect(try await api.request(.post, "/api/v1/namespaces", token: alice, json: #"{"name":"team-a"}"#).status == .created)
             #expect(try await api.request(.post, "/api/v1/namespaces", token: bob, json: #"{"name":"team-b"}"#).status == .created)
             #expect(try await api.request(.put, "/api/v1/namespaces/team-a/members/vera", token: alice, json: #"{"role":"viewer"}"#).status == .ok)
-            #expect(try await api.request(.put, "/api/v1/namespaces/team-a/members/devon", token: alice, json: #"{"role":"developer"}"#).status == .ok)
+            #expect(
+                try await api.request(.put, "/api/v1/namespaces/team-a/members/devon", token: alice, json: #"{"role":"developer"}"#).status == .ok)
             #expect(try await api.request(.post, "/api/v1/namespaces/team-a/projects", token: alice, json: #"{"name":"p1"}"#).status == .created)
             return World(api: api, admin: admin, alice: alice, bob: bob, vera: vera)
         }
@@ -126,7 +127,9 @@ struct TenancyIsolationTests {
         try await TestPlatform.withAPI { api in
             let world = try await World.make(api)
             let maria = try await api.user("maria", adminToken: world.admin)
-            #expect(try await api.request(.put, "/api/v1/namespaces/team-a/members/maria", token: world.alice, json: #"{"role":"maintainer"}"#).status == .ok)
+            #expect(
+                try await api.request(.put, "/api/v1/namespaces/team-a/members/maria", token: world.alice, json: #"{"role":"maintainer"}"#).status
+                    == .ok)
             let promote = try await api.request(.put, "/api/v1/namespaces/team-a/members/dave", token: maria, json: #"{"role":"owner"}"#)
             #expect(promote.status == .forbidden)
             let demoteOwner = try await api.request(.put, "/api/v1/namespaces/team-a/members/alice", token: maria, json: #"{"role":"viewer"}"#)
@@ -143,7 +146,9 @@ struct TenancyIsolationTests {
     @Test func usersSeeOnlyTheirOwnNamespacesTokensAndAccount() async throws {
         try await TestPlatform.withAPI { api in
             let world = try await World.make(api)
-            let names = try await api.request(.get, "/api/v1/namespaces", token: world.bob).items.compactMap { ($0["namespace"] as? [String: Any])?["name"] as? String }
+            let names = try await api.request(.get, "/api/v1/namespaces", token: world.bob).items.compactMap {
+                ($0["namespace"] as? [String: Any])?["name"] as? String
+            }
             #expect(names == ["team-b"])
             let adminNames = try await api.request(.get, "/api/v1/namespaces", token: world.admin).items.count
             #expect(adminNames == 2, "administrators see every namespace")

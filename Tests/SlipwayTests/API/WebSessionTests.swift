@@ -2,9 +2,9 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import SlipwayStore
 import SlipwayDomain
 import SlipwayServer
+import SlipwayStore
 import Testing
 
 /// Browser sign-in, session cookies and CSRF protection of the web UI, driven in-process.
@@ -15,7 +15,9 @@ struct WebSessionTests {
         let api: APIClient
         var cookies: [String: String] = [:]
 
-        mutating func send(_ method: HTTPRequest.Method, _ path: String, form: [String: String]? = nil, headers: HTTPFields = [:]) async throws -> APIResult {
+        mutating func send(
+            _ method: HTTPRequest.Method, _ path: String, form: [String: String]? = nil, headers: HTTPFields = [:]
+        ) async throws -> APIResult {
             var headers = headers
             if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
             var body: String?
@@ -77,8 +79,12 @@ struct WebSessionTests {
         try await TestPlatform.withAPI { api in
             var browser = Browser(api: api)
             _ = try await browser.send(.get, "/login")
-            let forged = try await browser.send(.post, "/login", form: ["_csrf": String(repeating: "0", count: 64), "username": "admin",
-                                                                        "password": TestPlatform.adminPassword])
+            let forged = try await browser.send(
+                .post, "/login",
+                form: [
+                    "_csrf": String(repeating: "0", count: 64), "username": "admin",
+                    "password": TestPlatform.adminPassword,
+                ])
             #expect(forged.status == .forbidden)
             #expect(browser.cookies["slipway_session"] == nil)
         }
@@ -112,7 +118,8 @@ struct WebSessionTests {
             #expect(refused.status == .forbidden)
             json[HTTPField.Name("X-CSRF-Token")!] = csrf
             json[.cookie] = "slipway_session=\(browser.cookies["slipway_session"]!)"
-            let accepted = try await browser.api.client.execute(uri: "/api/v1/namespaces", method: .post, headers: json, body: .init(string: #"{"name":"via-cookie"}"#))
+            let accepted = try await browser.api.client.execute(
+                uri: "/api/v1/namespaces", method: .post, headers: json, body: .init(string: #"{"name":"via-cookie"}"#))
             #expect(accepted.status == .created)
         }
     }
@@ -159,7 +166,8 @@ struct WebSessionTests {
             var browser = Browser(api: api)
             let page = try await browser.send(.get, "/login")
             let csrf = try #require(Browser.csrf(in: page))
-            let response = try await browser.send(.post, "/login", form: ["_csrf": csrf, "username": "admin", "password": TestPlatform.adminPassword, "next": next])
+            let response = try await browser.send(
+                .post, "/login", form: ["_csrf": csrf, "username": "admin", "password": TestPlatform.adminPassword, "next": next])
             #expect(response.headers[.location] == expected)
         }
     }

@@ -26,8 +26,10 @@ struct StoreContractTests {
     @Test(arguments: TestBackend.available)
     func concurrentMigrationsApplyEachVersionOnce(backend: TestBackend) async throws {
         try await TestDatabases.withFreshDatabase(backend) { configuration, _ in
-            let databases = [try await Database.open(configuration, logger: TestDatabases.logger),
-                             try await Database.open(configuration, logger: TestDatabases.logger)]
+            let databases = [
+                try await Database.open(configuration, logger: TestDatabases.logger),
+                try await Database.open(configuration, logger: TestDatabases.logger),
+            ]
             let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
                 for database in databases {
                     group.addTask { try await Migrator(database: database, logger: TestDatabases.logger).migrate() }
@@ -65,12 +67,15 @@ struct StoreContractTests {
             let tokens = SQLTokenRepository(database: database)
             let user = try await users.create(NewUser(username: try name("bob")), passwordHash: "h", by: Self.actor)
             let now = Date()
-            let live = try await tokens.create(userID: user.id, name: try name("laptop"), prefix: "slw_1", secretHash: "hash-live",
-                                               expiresAt: now.addingTimeInterval(3600), by: .user(user))
-            _ = try await tokens.create(userID: user.id, name: try name("old"), prefix: "slw_2", secretHash: "hash-expired",
-                                        expiresAt: now.addingTimeInterval(-1), by: .user(user))
+            let live = try await tokens.create(
+                userID: user.id, name: try name("laptop"), prefix: "slw_1", secretHash: "hash-live",
+                expiresAt: now.addingTimeInterval(3600), by: .user(user))
+            _ = try await tokens.create(
+                userID: user.id, name: try name("old"), prefix: "slw_2", secretHash: "hash-expired",
+                expiresAt: now.addingTimeInterval(-1), by: .user(user))
             await #expect(throws: StoreError.alreadyExists("token", "laptop")) {
-                try await tokens.create(userID: user.id, name: try name("laptop"), prefix: "slw_3", secretHash: "hash-3", expiresAt: nil, by: .user(user))
+                try await tokens.create(
+                    userID: user.id, name: try name("laptop"), prefix: "slw_3", secretHash: "hash-3", expiresAt: nil, by: .user(user))
             }
             #expect(try await tokens.authenticate(secretHash: "hash-live", at: now)?.user.id == user.id)
             #expect(try await tokens.authenticate(secretHash: "hash-expired", at: now) == nil)
@@ -81,7 +86,8 @@ struct StoreContractTests {
             #expect(revoked.revokedAt != nil)
             #expect(try await tokens.authenticate(secretHash: "hash-live", at: now) == nil)
             // The name is free again once the token is revoked.
-            _ = try await tokens.create(userID: user.id, name: try name("laptop"), prefix: "slw_4", secretHash: "hash-4", expiresAt: nil, by: .user(user))
+            _ = try await tokens.create(
+                userID: user.id, name: try name("laptop"), prefix: "slw_4", secretHash: "hash-4", expiresAt: nil, by: .user(user))
             #expect(try await tokens.list(userID: user.id).count == 3)
 
             _ = try await users.update(id: user.id, UserChange(isDisabled: true), by: Self.actor)
@@ -116,7 +122,8 @@ struct StoreContractTests {
             let store = MetadataStore.sql(database)
             let owner = try await store.users.create(NewUser(username: try name("olga")), passwordHash: "h", by: Self.actor)
             let dev = try await store.users.create(NewUser(username: try name("dev")), passwordHash: "h", by: Self.actor)
-            let namespace = try await store.namespaces.create(name: try name("vision"), displayName: nil, description: "", owner: owner.id, by: .user(owner))
+            let namespace = try await store.namespaces.create(
+                name: try name("vision"), displayName: nil, description: "", owner: owner.id, by: .user(owner))
             await #expect(throws: StoreError.alreadyExists("namespace", "vision")) {
                 try await store.namespaces.create(name: try name("vision"), displayName: nil, description: "", owner: dev.id, by: .user(dev))
             }
@@ -142,7 +149,8 @@ struct StoreContractTests {
         try await TestDatabases.withDatabase(backend) { database in
             let store = MetadataStore.sql(database)
             let owner = try await store.users.create(NewUser(username: try name("q")), passwordHash: "h", by: Self.actor)
-            let namespace = try await store.namespaces.create(name: try name("nlp"), displayName: "NLP", description: "d", owner: owner.id, by: .user(owner))
+            let namespace = try await store.namespaces.create(
+                name: try name("nlp"), displayName: "NLP", description: "d", owner: owner.id, by: .user(owner))
             #expect(try await store.namespaces.quota(of: namespace) == .unlimited)
             let quota = Quota(cpu: 12.5, memoryBytes: 64 << 30, gpu: 4)
             _ = try await store.namespaces.setQuota(quota, of: namespace, by: .user(owner))
@@ -181,7 +189,8 @@ struct StoreContractTests {
         try await TestDatabases.withDatabase(backend) { database in
             let store = MetadataStore.sql(database)
             let owner = try await store.users.create(NewUser(username: try name("aud")), passwordHash: "h", by: Self.actor)
-            let namespace = try await store.namespaces.create(name: try name("team"), displayName: nil, description: "", owner: owner.id, by: .user(owner))
+            let namespace = try await store.namespaces.create(
+                name: try name("team"), displayName: nil, description: "", owner: owner.id, by: .user(owner))
             _ = try await store.projects.create(in: namespace, name: try name("p1"), description: "", by: .user(owner))
             _ = try await store.namespaces.setQuota(Quota(gpu: 1), of: namespace, by: .user(owner))
             let events = try await store.audit.events(namespaceID: namespace.id, before: nil, limit: 10)
@@ -202,19 +211,22 @@ struct StoreContractTests {
         try await TestDatabases.withDatabase(backend) { database in
             let store = MetadataStore.sql(database)
             let owner = try await store.users.create(NewUser(username: try name("con")), passwordHash: "h", by: Self.actor)
-            let namespace = try await store.namespaces.create(name: try name("busy"), displayName: nil, description: "", owner: owner.id, by: .user(owner))
+            let namespace = try await store.namespaces.create(
+                name: try name("busy"), displayName: nil, description: "", owner: owner.id, by: .user(owner))
             // 40 distinct projects plus 20 racing creations of one name: every distinct one lands, the race has exactly one winner.
             let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<40 {
                     group.addTask {
-                        _ = try await store.projects.create(in: namespace, name: try ResourceName(validating: "p\(index)"), description: "", by: .user(owner))
+                        _ = try await store.projects.create(
+                            in: namespace, name: try ResourceName(validating: "p\(index)"), description: "", by: .user(owner))
                         return true
                     }
                 }
                 for _ in 0..<20 {
                     group.addTask {
                         do {
-                            _ = try await store.projects.create(in: namespace, name: try ResourceName(validating: "same"), description: "", by: .user(owner))
+                            _ = try await store.projects.create(
+                                in: namespace, name: try ResourceName(validating: "same"), description: "", by: .user(owner))
                             return true
                         } catch let error as StoreError where error.isAlreadyExists {
                             return false

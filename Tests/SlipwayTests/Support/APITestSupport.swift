@@ -86,16 +86,18 @@ struct APIClient: Sendable {
 
     /// A token for `username`/`password`, via `POST /api/v1/auth/token`.
     func token(_ username: String = "admin", password: String = TestPlatform.adminPassword) async throws -> String {
-        let result = try await request(.post, "/api/v1/auth/token",
-                                       body: PasswordTokenRequest(username: username, password: password, name: "t-\(UUID().uuidString.prefix(8).lowercased())"))
+        let result = try await request(
+            .post, "/api/v1/auth/token",
+            body: PasswordTokenRequest(username: username, password: password, name: "t-\(UUID().uuidString.prefix(8).lowercased())"))
         #expect(result.status == .created, "login of \(username) failed: \(result.text)")
         return try result.decode(IssuedAPIToken.self).secret
     }
 
     /// Creates a user (as `adminToken`) and returns a token for them.
     func user(_ username: String, adminToken: String) async throws -> String {
-        let created = try await request(.post, "/api/v1/users", token: adminToken,
-                                        body: CreateUserRequest(username: username, password: "password-\(username)"))
+        let created = try await request(
+            .post, "/api/v1/users", token: adminToken,
+            body: CreateUserRequest(username: username, password: "password-\(username)"))
         #expect(created.status == .created, "creating \(username) failed: \(created.text)")
         return try await token(username, password: "password-\(username)")
     }
