@@ -79,7 +79,7 @@ struct WebController: Sendable {
         try await store.sessions.create(
             WebSession(
                 idHash: SecretGenerator.digest(sessionID), userID: user.id, csrfToken: SecretGenerator.hex(bytes: 32),
-                expiresAt: platform.now().addingTimeInterval(TimeInterval(lifetime))))
+                expiresAt: platform.now().addingTimeInterval(TimeInterval(lifetime))), by: .user(user))
         try await store.sessions.deleteExpired(at: platform.now())
         var response = redirect(Self.safeNext(next))
         response.setCookie(sessionCookie(value: sessionID, maxAge: Int(lifetime)))
@@ -95,7 +95,7 @@ struct WebController: Sendable {
         let form = try await FormBody.read(request, context: context)
         try form.requireCSRF(caller)
         if case .session(let session) = caller.credential {
-            try await store.sessions.delete(idHash: session.idHash)
+            try await store.sessions.delete(idHash: session.idHash, by: caller.auditActor)
         }
         var response = redirect("/login")
         response.setCookie(sessionCookie(value: "", maxAge: 0))

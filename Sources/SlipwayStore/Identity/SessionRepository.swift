@@ -24,11 +24,11 @@ public struct WebSession: Sendable, Hashable {
 /// Stores browser sessions. Sessions live in the database so any replica can serve any request.
 public protocol SessionRepository: Sendable {
     /// Stores a new session.
-    func create(_ session: WebSession) async throws
+    func create(_ session: WebSession, by actor: AuditActor) async throws
     /// The live session with this id hash, and its enabled user.
     func session(idHash: String, at now: Date) async throws -> (session: WebSession, user: User)?
     /// Ends a session (sign out).
-    func delete(idHash: String) async throws
+    func delete(idHash: String, by actor: AuditActor) async throws
     /// Removes sessions that ended before `now`; returns how many.
     @discardableResult func deleteExpired(at now: Date) async throws -> Int
 }
@@ -41,7 +41,7 @@ public struct SQLSessionRepository: SessionRepository {
         self.database = database
     }
 
-    public func create(_ session: WebSession) async throws {
+    public func create(_ session: WebSession, by actor: AuditActor) async throws {
         try await database.write { db in
             try await db.insert(into: "web_sessions")
                 .columns("id_hash", "user_id", "csrf_token", "created_at", "expires_at")
@@ -50,6 +50,7 @@ public struct SQLSessionRepository: SessionRepository {
                     SQLBind(Date().timeIntervalSince1970), SQLBind(session.expiresAt.timeIntervalSince1970)
                 )
                 .run()
+            try await db.recordAudit(actor, "session.create", targetType: "session", target: actor.name)
         }
     }
 
@@ -70,9 +71,10 @@ public struct SQLSessionRepository: SessionRepository {
         }
     }
 
-    public func delete(idHash: String) async throws {
+    public func delete(idHash: String, by actor: AuditActor) async throws {
         try await database.write { db in
             try await db.delete(from: "web_sessions").where("id_hash", .equal, idHash).run()
+            try await db.recordAudit(actor, "session.delete", targetType: "session", target: actor.name)
         }
     }
 

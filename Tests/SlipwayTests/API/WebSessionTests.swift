@@ -154,6 +154,8 @@ struct WebSessionTests {
             // Even a client that kept the old cookie is no longer signed in.
             let replay = try await api.client.execute(uri: "/api/v1/me", method: .get, headers: [.cookie: "slipway_session=\(session)"])
             #expect(replay.status == .unauthorized)
+            let actions = try await api.platform.store.audit.events(namespaceID: nil, before: nil, limit: 10).map(\.action)
+            #expect(Array(actions.prefix(2)) == ["session.delete", "session.create"], "signing in and out is audited")
         }
     }
 

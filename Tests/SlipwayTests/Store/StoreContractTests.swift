@@ -102,15 +102,18 @@ struct StoreContractTests {
             let sessions = SQLSessionRepository(database: database)
             let user = try await users.create(NewUser(username: try name("cy")), passwordHash: "h", by: Self.actor)
             let now = Date()
-            try await sessions.create(WebSession(idHash: "s1", userID: user.id, csrfToken: "c1", expiresAt: now.addingTimeInterval(60)))
-            try await sessions.create(WebSession(idHash: "s2", userID: user.id, csrfToken: "c2", expiresAt: now.addingTimeInterval(-60)))
+            try await sessions.create(
+                WebSession(idHash: "s1", userID: user.id, csrfToken: "c1", expiresAt: now.addingTimeInterval(60)), by: Self.actor)
+            try await sessions.create(
+                WebSession(idHash: "s2", userID: user.id, csrfToken: "c2", expiresAt: now.addingTimeInterval(-60)), by: Self.actor)
             #expect(try await sessions.session(idHash: "s1", at: now)?.session.csrfToken == "c1")
             #expect(try await sessions.session(idHash: "s2", at: now) == nil)
             #expect(try await sessions.deleteExpired(at: now) == 1)
-            try await sessions.delete(idHash: "s1")
+            try await sessions.delete(idHash: "s1", by: Self.actor)
             #expect(try await sessions.session(idHash: "s1", at: now) == nil)
 
-            try await sessions.create(WebSession(idHash: "s3", userID: user.id, csrfToken: "c3", expiresAt: now.addingTimeInterval(60)))
+            try await sessions.create(
+                WebSession(idHash: "s3", userID: user.id, csrfToken: "c3", expiresAt: now.addingTimeInterval(60)), by: Self.actor)
             _ = try await users.update(id: user.id, UserChange(isDisabled: true), by: Self.actor)
             #expect(try await sessions.session(idHash: "s3", at: now) == nil)
         }
