@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SlipwayBlobs
 import SlipwayDomain
 import SlipwayStore
 
@@ -11,6 +12,8 @@ public struct Platform: Sendable {
     public let configuration: ServerConfiguration
     public let database: Database
     public let store: MetadataStore
+    /// Datasets, artifacts and models, by content.
+    public let blobs: any BlobStore
     public let passwords: PasswordHasher
     public let logger: Logger
     /// What opening did about the first administrator.
@@ -24,6 +27,7 @@ public struct Platform: Sendable {
         let databaseConfiguration = try DatabaseConfiguration.resolve(
             databaseURL: configuration.databaseURL, dataDirectory: configuration.dataDirectory)
         logger.info("opening metadata database: \(databaseConfiguration)")
+        let blobs = try FileBlobStore(root: configuration.dataDirectory.appendingPathComponent("blobs", isDirectory: true))
         let database = try await Database.open(databaseConfiguration, logger: logger)
         do {
             try await Migrator(database: database, logger: logger).migrate()
@@ -32,7 +36,7 @@ public struct Platform: Sendable {
             let outcome = try await AdminBootstrap(store: store, passwords: passwords, logger: logger)
                 .run(configuredPassword: configuration.adminPassword)
             return Platform(
-                configuration: configuration, database: database, store: store, passwords: passwords, logger: logger,
+                configuration: configuration, database: database, store: store, blobs: blobs, passwords: passwords, logger: logger,
                 bootstrap: outcome, now: { Date() })
         } catch {
             try? await database.close()

@@ -189,7 +189,7 @@ struct WebController: Sendable {
             quota: .init(quota),
             canCreateProject: access.role.includes(.developer),
             canManageMembers: !access.role.manageableRoles.isEmpty,
-            grantableRoles: Role.allCases.reversed().filter { access.role.manageableRoles.contains($0) }.map(\.rawValue),
+            grantableRoles: [Role.developer, .viewer, .maintainer, .owner].filter { access.role.manageableRoles.contains($0) }.map(\.rawValue),
             canSetQuota: access.caller.user.isAdmin,
             canAudit: access.role.includes(.owner))
         return pages.render("namespace", page, status: status)

@@ -30,6 +30,9 @@ struct PlatformStartupTests {
             #expect(again.passwordHash == admin.passwordHash, "a restart keeps the admin's password")
             #expect(try await second.store.users.count() == 1)
             try await second.close()
+            #expect(
+                FileManager.default.fileExists(atPath: directory.appendingPathComponent("blobs/sha256").path),
+                "the blob store lives under the data directory")
             if backend == .sqlite {
                 #expect(
                     FileManager.default.fileExists(atPath: directory.appendingPathComponent("slipway.sqlite").path),

@@ -1,0 +1,199 @@
+import Crypto
+import Foundation
+import NIOCore
+import SlipwayBlobs
+import Testing
+
+/// The filesystem blob store: content addressing, streaming, atomic writes, garbage collection.
+@Suite("File blob store")
+struct FileBlobStoreTests {
+    /// Runs `body` with a store in a fresh temporary folder, removed afterwards.
+    func withStore<T>(_ body: (FileBlobStore) async throws -> T) async throws -> T {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-blobs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        return try await body(try FileBlobStore(root: root))
+    }
+
+    /// `count` chunks of `size` bytes, generated as they are consumed: a pseudo-random 64 KiB block repeated,
+    /// stamped with the chunk's index so no two chunks are equal.
+    struct GeneratedChunks: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        var count: Int
+        var size: Int
+
+        static let block: [UInt8] = {
+            var state: UInt32 = 2_463_534_242
+            return (0..<65_536).map { _ in
+                state ^= state << 13
+                state ^= state >> 17
+                state ^= state << 5
+                return UInt8(truncatingIfNeeded: state)
+            }
+        }()
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var index = 0
+            var count: Int
+            var size: Int
+            mutating func next() async throws -> ByteBuffer? {
+                guard index < count else { return nil }
+                defer { index += 1 }
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(size)
+                while buffer.readableBytes < size {
+                    buffer.writeBytes(GeneratedChunks.block.prefix(size - buffer.readableBytes))
+                }
+                buffer.setInteger(UInt64(index), at: 0)
+                return buffer
+            }
+        }
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(count: count, size: size) }
+    }
+
+    @Test func storedBytesReadBackIdenticalUnderTheirSHA256() async throws {
+        try await withStore { store async throws in
+            let bytes = Array("hello, slipway".utf8)
+            let info = try await store.put(bytes: bytes)
+            #expect(info.digest.hex == SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
+            #expect(info.size == Int64(bytes.count))
+            #expect(try await store.bytes(info.digest) == bytes)
+            #expect(try await store.info(info.digest) == info)
+        }
+    }
+
+    @Test func identicalContentIsStoredOnce() async throws {
+        try await withStore { store async throws in
+            let first = try await store.put(bytes: Array(repeating: 1, count: 1000))
+            let second = try await store.put(bytes: Array(repeating: 1, count: 1000))
+            #expect(first == second)
+            var listed: [BlobInfo] = []
+            for try await blob in store.list() { listed.append(blob) }
+            #expect(listed == [first])
+        }
+    }
+
+    @Test func aMismatchedExpectedDigestStoresNothingAndLeavesNoTemporaryFile() async throws {
+        try await withStore { store async throws in
+            let wrong = BlobDigest(of: Array("other content".utf8))
+            await #expect(throws: BlobStoreError.self) {
+                try await store.put(bytes: Array("content".utf8), expected: wrong)
+            }
+            #expect(try await store.info(BlobDigest(of: Array("content".utf8))) == nil)
+            #expect(try await store.info(wrong) == nil)
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path)
+            #expect(leftovers.isEmpty)
+        }
+    }
+
+    @Test func aFailingUploadLeavesNothingBehind() async throws {
+        struct Interrupted: Error {}
+        struct FailingChunks: AsyncSequence, Sendable {
+            typealias Element = ByteBuffer
+            struct AsyncIterator: AsyncIteratorProtocol {
+                var sent = 0
+                mutating func next() async throws -> ByteBuffer? {
+                    sent += 1
+                    if sent > 3 { throw Interrupted() }
+                    return ByteBuffer(repeating: 9, count: 4096)
+                }
+            }
+            func makeAsyncIterator() -> AsyncIterator { AsyncIterator() }
+        }
+        try await withStore { store async throws in
+            await #expect(throws: Interrupted.self) { try await store.put(FailingChunks(), expected: nil) }
+            var count = 0
+            for try await _ in store.list() { count += 1 }
+            #expect(count == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path).isEmpty)
+        }
+    }
+
+    @Test func largeStreamsAreHashedIncrementallyAndReadBackInChunks() async throws {
+        try await withStore { store async throws in
+            // 64 MiB in 1 MiB chunks; the digest is compared with one computed separately over the same stream.
+            let chunks = GeneratedChunks(count: 64, size: 1 << 20)
+            var hasher = SHA256()
+            for try await chunk in chunks { chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
+            let expected = BlobDigest(hex: hasher.finalize().map { String(format: "%02x", $0) }.joined())!
+
+            let info = try await store.put(chunks, expected: expected)
+            #expect(info.digest == expected)
+            #expect(info.size == 64 << 20)
+
+            var sizes: [Int] = []
+            var rehash = SHA256()
+            for try await chunk in try await store.read(info.digest, chunkSize: 4 << 20) {
+                sizes.append(chunk.readableBytes)
+                chunk.withUnsafeReadableBytes { rehash.update(bufferPointer: $0) }
+            }
+            #expect(sizes == Array(repeating: 4 << 20, count: 16))
+            #expect(rehash.finalize().map { String(format: "%02x", $0) }.joined() == expected.hex)
+        }
+    }
+
+    @Test func concurrentWritersOfTheSameContentAllSucceedWithOneIntactCopy() async throws {
+        try await withStore { store async throws in
+            let results = try await withThrowingTaskGroup(of: BlobInfo.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await store.put(GeneratedChunks(count: 8, size: 256 << 10), expected: nil) }
+                }
+                return try await group.reduce(into: [BlobInfo]()) { $0.append($1) }
+            }
+            #expect(Set(results).count == 1)
+            let digest = results[0].digest
+            var rehash = SHA256()
+            for try await chunk in try await store.read(digest, chunkSize: 1 << 20) {
+                chunk.withUnsafeReadableBytes { rehash.update(bufferPointer: $0) }
+            }
+            #expect(rehash.finalize().map { String(format: "%02x", $0) }.joined() == digest.hex)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path).isEmpty)
+        }
+    }
+
+    @Test(arguments: [
+        "../etc/passwd", "ABCDEF" + String(repeating: "0", count: 58), String(repeating: "a", count: 63),
+        String(repeating: "a", count: 65), String(repeating: "g", count: 64), "",
+    ])
+    func digestsOtherThan64LowercaseHexDigitsAreRejected(text: String) {
+        #expect(BlobDigest(hex: text) == nil)
+    }
+
+    @Test func readingAMissingBlobSaysNotFound() async throws {
+        try await withStore { store async throws in
+            let missing = BlobDigest(of: Array("never stored".utf8))
+            await #expect(throws: BlobStoreError.notFound(missing)) { _ = try await store.read(missing, chunkSize: 16) }
+            #expect(try await store.delete(missing) == false)
+        }
+    }
+
+    @Test func garbageCollectionDeletesOnlyUnreferencedBlobsPastTheGracePeriod() async throws {
+        try await withStore { store async throws in
+            let kept = try await store.put(bytes: Array("referenced".utf8))
+            let garbage = try await store.put(bytes: Array("unreferenced".utf8))
+            let referenced: Set<BlobDigest> = [kept.digest]
+
+            let young = try await store.collectGarbage(grace: .seconds(3600)) { referenced.contains($0) }
+            #expect(young.deleted.isEmpty, "blobs stored moments ago may belong to an upload in flight")
+            #expect(young.keptYoung == 1)
+
+            let report = try await store.collectGarbage(grace: .zero) { referenced.contains($0) }
+            #expect(report.deleted == [garbage.digest])
+            #expect(report.freedBytes == garbage.size)
+            #expect(try await store.contains(kept.digest))
+            #expect(try await store.contains(garbage.digest) == false)
+        }
+    }
+
+    @Test func storingContentAgainRefreshesItSoACollectionSparesIt() async throws {
+        try await withStore { store async throws in
+            let blob = try await store.put(bytes: Array("re-pushed".utf8))
+            // Age the file, as if stored long ago, then store the same bytes again (a push of an unchanged file).
+            let old = Date().addingTimeInterval(-7200)
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: store.path(of: blob.digest))
+            _ = try await store.put(bytes: Array("re-pushed".utf8))
+            let report = try await store.collectGarbage(grace: .seconds(3600)) { _ in false }
+            #expect(report.deleted.isEmpty)
+            #expect(try await store.contains(blob.digest))
+        }
+    }
+}
