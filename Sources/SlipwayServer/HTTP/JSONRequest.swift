@@ -11,11 +11,30 @@ extension Request {
         guard buffer.readableBytes > 0 else {
             throw APIError.badRequest("invalid_json", "the request body is empty; send a JSON object")
         }
+        if Self.containsEscapedNUL(buffer.readableBytesView) {
+            throw APIError.badRequest("invalid_field", "text fields must not contain NUL characters (\\u0000)")
+        }
         do {
             return try APICoding.decoder().decode(T.self, from: buffer)
         } catch let error as DecodingError {
             throw APIError.describing(error)
         }
+    }
+}
+
+extension Request {
+    /// Whether a JSON text holds the escape `\u0000` (a NUL character, which no Slipway text may contain).
+    static func containsEscapedNUL(_ bytes: some Collection<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "\\") else { continue }
+            guard let escaped = iterator.next() else { return false }
+            guard escaped == UInt8(ascii: "u") else { continue }
+            var digits: [UInt8] = []
+            while digits.count < 4, let digit = iterator.next() { digits.append(digit) }
+            if digits == Array("0000".utf8) { return true }
+        }
+        return false
     }
 }
 

@@ -14,7 +14,21 @@ struct APIOperation: Sendable {
     /// Whether the caller must authenticate.
     var authenticated = true
     /// Query parameters as name → description.
-    var query: [(String, String)] = []
+    var query: [QueryParameter] = []
+}
+
+/// An integer query parameter of an operation.
+struct QueryParameter: Sendable {
+    var name: String
+    var description: String
+    var minimum: Int
+    var maximum: Int?
+
+    var schema: [String: Any] {
+        var schema: [String: Any] = ["type": "integer", "minimum": minimum]
+        if let maximum { schema["maximum"] = maximum }
+        return schema
+    }
 }
 
 /// The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
@@ -98,7 +112,8 @@ enum OpenAPIDocument {
     ]
 
     static let auditQuery = [
-        ("limit", "At most this many events, 1 to 500 (default 50)"), ("before", "Only events older than this event id (paging)"),
+        QueryParameter(name: "limit", description: "At most this many events, 1 to 500 (default 50)", minimum: 1, maximum: 500),
+        QueryParameter(name: "before", description: "Only events older than this event id (paging)", minimum: 0, maximum: nil),
     ]
 
     /// The document as JSON.
@@ -115,7 +130,9 @@ enum OpenAPIDocument {
             var parameters: [[String: Any]] = operation.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment in
                 ["name": String(segment.dropFirst().dropLast()), "in": "path", "required": true, "schema": ["type": "string"]]
             }
-            parameters += operation.query.map { ["name": $0.0, "in": "query", "required": false, "description": $0.1, "schema": ["type": "string"]] }
+            parameters += operation.query.map {
+                ["name": $0.name, "in": "query", "required": false, "description": $0.description, "schema": $0.schema]
+            }
             if !parameters.isEmpty { entry["parameters"] = parameters }
             if let request = operation.request {
                 entry["requestBody"] = ["required": true, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(request)"]]]]

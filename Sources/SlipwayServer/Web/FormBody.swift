@@ -17,7 +17,11 @@ struct FormBody: Sendable {
     /// Reads and parses the request body (bounded by the context's body limit).
     static func read(_ request: Request, context: AppRequestContext) async throws -> FormBody {
         let buffer = try await request.body.collect(upTo: context.maxBodyBytes)
-        return FormBody(fields: parse(String(buffer: buffer)))
+        let fields = parse(String(buffer: buffer))
+        if fields.contains(where: { $0.key.contains("\0") || $0.value.contains("\0") }) {
+            throw APIError.badRequest("invalid_field", "form fields must not contain NUL characters")
+        }
+        return FormBody(fields: fields)
     }
 
     /// Parses `a=1&b=two+words`; later duplicates win.

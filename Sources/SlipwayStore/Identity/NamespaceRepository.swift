@@ -70,7 +70,9 @@ public struct SQLNamespaceRepository: NamespaceRepository {
     }
 
     public func namespace(named name: String) async throws -> Namespace? {
-        try await database.read { db in
+        // A name that is not valid cannot exist; not asking the database also keeps bytes it rejects (NUL) away from it.
+        guard ResourceName.problem(with: name) == nil else { return nil }
+        return try await database.read { db in
             try await db.select().column("*").from("namespaces").where("name", .equal, name)
                 .first(decoding: NamespaceRow.self, keyDecodingStrategy: .convertFromSnakeCase)
         }?.namespace()

@@ -46,7 +46,9 @@ public struct SQLProjectRepository: ProjectRepository {
     }
 
     public func project(named name: String, in namespace: Namespace) async throws -> Project? {
-        try await database.read { db in
+        // A name that is not valid cannot exist; not asking the database also keeps bytes it rejects (NUL) away from it.
+        guard ResourceName.problem(with: name) == nil else { return nil }
+        return try await database.read { db in
             try await db.select().column("*").from("projects")
                 .where("namespace_id", .equal, namespace.id.uuidString).where("name", .equal, name)
                 .first(decoding: ProjectRow.self, keyDecodingStrategy: .convertFromSnakeCase)

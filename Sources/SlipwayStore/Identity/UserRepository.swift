@@ -92,6 +92,8 @@ public struct SQLUserRepository: UserRepository {
     }
 
     public func credentials(named username: String) async throws -> (user: User, passwordHash: String)? {
+        // A name that is not valid cannot exist; not asking the database also keeps bytes it rejects (NUL) away from it.
+        guard ResourceName.problem(with: username) == nil else { return nil }
         guard
             let row = try await database.read({ db in
                 try await db.select().column("*").from("users").where("username", .equal, username)

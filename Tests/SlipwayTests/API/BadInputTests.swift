@@ -107,6 +107,28 @@ struct BadInputTests {
         }
     }
 
+    /// PostgreSQL refuses NUL bytes in text; they must be turned away as bad input before they reach it.
+    @Test(arguments: TestBackend.available)
+    func textWithNULCharactersIsRefusedOnEveryBackend(backend: TestBackend) async throws {
+        try await TestPlatform.withAPI(backend) { api in
+            let admin = try await api.token()
+            let description = try await api.request(.post, "/api/v1/namespaces", token: admin, json: #"{"name":"ok","description":"a\u0000b"}"#)
+            #expect(description.status == .badRequest)
+            #expect(description.errorCode == "invalid_field")
+            let login = try await api.request(.post, "/api/v1/auth/token", json: #"{"username":"ad\u0000min","password":"x","name":"t"}"#)
+            #expect(login.status == .badRequest)
+            let escapedBackslash = try await api.request(
+                .post, "/api/v1/namespaces", token: admin, json: #"{"name":"fine","description":"C:\\u0000"}"#)
+            #expect(escapedBackslash.status == .created, "an escaped backslash followed by u0000 is plain text: \(escapedBackslash.text)")
+            #expect(try await api.request(.get, "/api/v1/namespaces/a%00b", token: admin).status == .notFound)
+            #expect(try await api.request(.get, "/api/v1/users/a%00b", token: admin).status == .notFound)
+            #expect(
+                try await api.request(.put, "/api/v1/namespaces/fine/members/a%00b", token: admin, json: #"{"role":"viewer"}"#).status == .notFound)
+            #expect(try await api.request(.get, "/api/v1/namespaces/fine/projects/a%00b", token: admin).status == .notFound)
+            #expect(try await api.platform.store.namespaces.namespace(named: "ok") == nil)
+        }
+    }
+
     @Test func oversizedBodyIsRefusedWith413() async throws {
         try await TestPlatform.withAPI { api in
             let admin = try await api.token()
