@@ -4,13 +4,22 @@ import re
 
 import requests
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def wait_for_page(browser, previous_page):
+    """Waits until a click has replaced `previous_page` with the next page."""
+    WebDriverWait(browser, 15).until(EC.staleness_of(previous_page))
 
 
 def sign_in(browser, server, password=None):
     browser.get(server.url + "/login")
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys(password or server.admin_password)
+    page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for_page(browser, page)
 
 
 def test_admin_signs_in_and_sees_their_name_with_a_protected_session_cookie(browser, server):
@@ -33,7 +42,9 @@ def test_wrong_password_shows_an_error_and_no_session(browser, server):
 
 def test_signing_out_returns_to_login_and_pages_need_signing_in_again(browser, server):
     sign_in(browser, server)
+    page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, "logout-button").click()
+    wait_for_page(browser, page)
     assert browser.current_url.endswith("/login")
     browser.get(server.url + "/namespaces")
     assert "/login" in browser.current_url
