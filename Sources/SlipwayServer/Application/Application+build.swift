@@ -43,7 +43,7 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     let pages = try await PageRenderer.load()
 
     // Router-wide: an error shape for requests no route matched, and (inside it) the stylesheet.
-    router.add(middleware: FallbackErrorMiddleware(pages: pages))
+    router.add(middleware: ErrorResponseMiddleware(pages: pages))
     if let folder = PageRenderer.staticFolder {
         router.add(middleware: FileMiddleware(folder, urlBasePath: "/static", cacheControl: .init([(.text, [.maxAge(3600)])])))
     }

@@ -23,7 +23,6 @@ struct WebController: Sendable {
         let web = self
         let platform = self.platform
         let group = router.group()
-            .add(middleware: WebErrorMiddleware(pages: pages))
             .add(middleware: BodyLimitMiddleware(maxBytes: platform.configuration.maxBodyBytes))
             .add(middleware: AuthenticationMiddleware(store: platform.store, now: platform.now, requireCSRFHeader: false))
         group.get("/", use: web.home)

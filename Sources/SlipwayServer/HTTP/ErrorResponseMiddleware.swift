@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 
-/// The outermost error handler: requests that no route matched, or errors that escaped a group's own handler,
-/// get the API's JSON error under `/api/` and an HTML page elsewhere.
-struct FallbackErrorMiddleware: RouterMiddleware {
+/// The outermost error handler: every error a route throws (or a request no route matched) is answered here,
+/// with the API's JSON error under `/api/`, and elsewhere with an HTML page — or, for a visitor who is not
+/// signed in, a redirect to the login page that returns afterwards.
+struct ErrorResponseMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let pages: PageRenderer
 
@@ -12,16 +13,23 @@ struct FallbackErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             var apiError = APIErrorMiddleware<Context>.apiError(for: error, request: request, logger: context.logger)
+            let unmatched = (error as? HTTPError)?.status == .notFound
             if request.uri.path.hasPrefix("/api/") {
-                if let error = error as? HTTPError, error.status == .notFound {
+                if unmatched {
                     apiError.message = "no API route matches \(request.method) \(request.uri.path); the routes are listed in /api/v1/openapi.json"
                 }
                 return try apiError.response(from: request, context: context)
             }
+            if apiError.status == .unauthorized, request.method == .get {
+                let next =
+                    request.uri.path == "/"
+                    ? "" : "?next=" + (request.uri.description.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+                return Response(status: .seeOther, headers: [.location: "/login" + next])
+            }
             let page = ErrorPage(
                 layout: .make(context.caller, section: ""), status: "\(apiError.status.code)",
                 heading: apiError.status == .notFound ? "Not found" : apiError.status.reasonPhrase,
-                message: apiError.status == .notFound ? "There is no page at \(request.uri.path)." : apiError.message)
+                message: unmatched ? "There is no page at \(request.uri.path)." : apiError.message)
             return pages.render("error", page, status: apiError.status)
         }
     }
