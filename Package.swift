@@ -35,6 +35,15 @@ let package = Package(
             dependencies: [],
             swiftSettings: swiftSettings
         ),
+        // Datasets' records and formats: the manifest, importers and exporters. Pure code over byte streams.
+        .target(
+            name: "SlipwayData",
+            dependencies: [
+                "SlipwayDomain",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Metadata persistence: one SQL layer (SQLKit) over SQLite and PostgreSQL.
         .target(
             name: "SlipwayStore",
@@ -108,6 +117,7 @@ let package = Package(
             name: "SlipwayTests",
             dependencies: [
                 "SlipwayDomain",
+                "SlipwayData",
                 "SlipwayStore",
                 "SlipwayBlobs",
                 "SlipwayServer",

@@ -1,0 +1,77 @@
+import Foundation
+import SlipwayDomain
+
+/// Writes a version's records into shards as they come, validating each and keeping statistics,
+/// so a version of any size is written in bounded memory.
+public struct ManifestBuilder: Sendable {
+    /// Stores a shard's bytes and returns their SHA-256 (the blob store's `put`).
+    public typealias ShardSink = @Sendable ([UInt8]) async throws -> String
+
+    public let taskType: TaskType
+    public let schema: DatasetSchema
+    private let recordsPerShard: Int
+    private let sink: ShardSink
+    private var buffer: [UInt8] = []
+    private var bufferedRecords = 0
+    private var shards: [ManifestShard] = []
+    private var ids: Set<String> = []
+    private var statistics = DatasetStatistics()
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public init(taskType: TaskType, schema: DatasetSchema, recordsPerShard: Int = 50_000, sink: @escaping ShardSink) {
+        self.taskType = taskType
+        self.schema = schema
+        self.recordsPerShard = max(1, recordsPerShard)
+        self.sink = sink
+    }
+
+    /// Adds a record. - Throws: ``DataImportError`` when it breaks a rule of the format or repeats an id.
+    public mutating func add(_ record: DatasetRecord) async throws {
+        if let problem = RecordValidation.problem(with: record, schema: schema) { throw DataImportError.invalid(problem) }
+        guard ids.insert(record.id).inserted else { throw DataImportError.invalid("the record id '\(record.id)' appears twice") }
+        buffer.append(contentsOf: try encoder.encode(record))
+        buffer.append(UInt8(ascii: "\n"))
+        bufferedRecords += 1
+        statistics.observe(record)
+        if bufferedRecords >= recordsPerShard { try await flush() }
+    }
+
+    /// Writes the last shard and returns the manifest.
+    public mutating func finish() async throws -> DatasetManifest {
+        try await flush()
+        return DatasetManifest(taskType: taskType, schema: schema, recordCount: statistics.records, shards: shards, statistics: statistics)
+    }
+
+    private mutating func flush() async throws {
+        guard bufferedRecords > 0 else { return }
+        let digest = try await sink(buffer)
+        shards.append(ManifestShard(sha256: digest, records: bufferedRecords, bytes: Int64(buffer.count)))
+        buffer.removeAll(keepingCapacity: true)
+        bufferedRecords = 0
+    }
+}
+
+/// Reads the records of a shard back, line by line.
+public enum ManifestReader {
+    /// Decodes a shard's JSON Lines into records.
+    public static func records(inShard bytes: [UInt8]) throws -> [DatasetRecord] {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        var records: [DatasetRecord] = []
+        var line = 0
+        for slice in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            line += 1
+            do {
+                records.append(try decoder.decode(DatasetRecord.self, from: Data(slice)))
+            } catch {
+                throw DataImportError.atLine(line, "not a dataset record: \(error)")
+            }
+        }
+        return records
+    }
+}
