@@ -76,6 +76,7 @@ let package = Package(
             name: "SlipwayServer",
             dependencies: [
                 "SlipwayDomain",
+                "SlipwayData",
                 "SlipwayStore",
                 "SlipwayBlobs",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -6,10 +6,13 @@ public struct MetadataStore: Sendable {
     public var namespaces: any NamespaceRepository
     public var projects: any ProjectRepository
     public var audit: any AuditLog
+    public var datasets: any DatasetRepository
+    public var blobReferences: any BlobReferenceRepository
 
     public init(
         users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
-        namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog
+        namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog,
+        datasets: any DatasetRepository, blobReferences: any BlobReferenceRepository
     ) {
         self.users = users
         self.tokens = tokens
@@ -17,6 +20,8 @@ public struct MetadataStore: Sendable {
         self.namespaces = namespaces
         self.projects = projects
         self.audit = audit
+        self.datasets = datasets
+        self.blobReferences = blobReferences
     }
 
     /// The SQL implementation of every repository over `database`.
@@ -24,6 +29,7 @@ public struct MetadataStore: Sendable {
         MetadataStore(
             users: SQLUserRepository(database: database), tokens: SQLTokenRepository(database: database),
             sessions: SQLSessionRepository(database: database), namespaces: SQLNamespaceRepository(database: database),
-            projects: SQLProjectRepository(database: database), audit: SQLAuditLog(database: database))
+            projects: SQLProjectRepository(database: database), audit: SQLAuditLog(database: database),
+            datasets: SQLDatasetRepository(database: database), blobReferences: SQLBlobReferenceRepository(database: database))
     }
 }

@@ -67,6 +67,11 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     tokenRoutes.register(on: api)
     namespaces.register(on: api)
     projects.register(on: api)
+    BlobController(store: store, blobs: platform.blobs, access: access).register(on: api)
+    DatasetController(
+        store: store, blobs: platform.blobs, access: access,
+        importer: VersionImporter(blobs: platform.blobs, references: store.blobReferences)
+    ).register(on: api)
 
     WebController(platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes)
         .register(on: router)

@@ -13,21 +13,47 @@ struct APIOperation: Sendable {
     var success: (status: Int, schema: String?)
     /// Whether the caller must authenticate.
     var authenticated = true
-    /// Query parameters as name → description.
+    /// Query parameters.
     var query: [QueryParameter] = []
+    /// Whether the request body is raw bytes rather than JSON.
+    var rawBody = false
+    /// Whether the response is raw bytes or text rather than JSON.
+    var binaryResponse = false
 }
 
-/// An integer query parameter of an operation.
+/// A query parameter of an operation.
 struct QueryParameter: Sendable {
+    enum Kind: Sendable {
+        case integer(minimum: Int, maximum: Int?)
+        case string
+        case enumeration([String])
+    }
+
     var name: String
     var description: String
-    var minimum: Int
-    var maximum: Int?
+    var kind: Kind
+
+    init(name: String, description: String, kind: Kind) {
+        self.name = name
+        self.description = description
+        self.kind = kind
+    }
+
+    init(name: String, description: String, minimum: Int, maximum: Int?) {
+        self.init(name: name, description: description, kind: .integer(minimum: minimum, maximum: maximum))
+    }
 
     var schema: [String: Any] {
-        var schema: [String: Any] = ["type": "integer", "minimum": minimum]
-        if let maximum { schema["maximum"] = maximum }
-        return schema
+        switch kind {
+        case .integer(let minimum, let maximum):
+            var schema: [String: Any] = ["type": "integer", "minimum": minimum]
+            if let maximum { schema["maximum"] = maximum }
+            return schema
+        case .string:
+            return ["type": "string", "maxLength": 200]
+        case .enumeration(let values):
+            return ["type": "string", "enum": values]
+        }
     }
 }
 
@@ -108,6 +134,50 @@ enum OpenAPIDocument {
         .init(
             method: "delete", path: "/namespaces/{namespace}/projects/{project}", summary: "Delete a project (maintainer)",
             tag: "projects", success: (204, nil)),
+        .init(
+            method: "post", path: "/namespaces/{namespace}/blobs/check", summary: "Which of these blobs must still be uploaded (viewer)",
+            tag: "data", request: "BlobCheckRequest", success: (200, "BlobCheckResponse")),
+        .init(
+            method: "put", path: "/namespaces/{namespace}/blobs/{digest}",
+            summary: "Upload a blob: the raw bytes, which must hash to the SHA-256 in the path (developer)", tag: "data",
+            success: (201, "BlobReceipt"), rawBody: true),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/blobs/{digest}", summary: "Download a blob the namespace holds (viewer)",
+            tag: "data", success: (200, nil), binaryResponse: true),
+        .init(
+            method: "get", path: "/datasets", summary: "Public datasets of every namespace, optionally matching ?search=", tag: "data",
+            success: (200, "DatasetList"), query: [QueryParameter(name: "search", description: "Text in the name or description", kind: .string)]),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets", summary: "A project's datasets (viewer)",
+            tag: "data", success: (200, "DatasetList")),
+        .init(
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets", summary: "Create a dataset (developer)",
+            tag: "data", request: "CreateDatasetRequest", success: (201, "Dataset")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}",
+            summary: "A dataset (viewer, or anyone for public datasets)", tag: "data", success: (200, "Dataset")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions",
+            summary: "A dataset's versions, newest first", tag: "data", success: (200, "DatasetVersionList")),
+        .init(
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions",
+            summary: "Import an uploaded CSV or JSON Lines file as the next version (developer)", tag: "data",
+            request: "CreateVersionRequest", success: (201, "VersionDetail")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}",
+            summary: "A version (a number or 'latest') with its schema, statistics and shards", tag: "data", success: (200, "VersionDetail")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/records",
+            summary: "A page of a version's records", tag: "data", success: (200, "RecordPage"),
+            query: [
+                QueryParameter(name: "offset", description: "Records to skip", minimum: 0, maximum: nil),
+                QueryParameter(name: "limit", description: "At most this many, 1 to 1000 (default 100)", minimum: 1, maximum: 1000),
+            ]),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/export",
+            summary: "The whole version as CSV or JSON Lines, streamed", tag: "data", success: (200, nil),
+            query: [QueryParameter(name: "format", description: "csv or jsonl (default)", kind: .enumeration(["csv", "jsonl"]))],
+            binaryResponse: true),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", success: (200, nil), authenticated: false),
     ]
 
@@ -134,6 +204,11 @@ enum OpenAPIDocument {
                 ["name": $0.name, "in": "query", "required": false, "description": $0.description, "schema": $0.schema]
             }
             if !parameters.isEmpty { entry["parameters"] = parameters }
+            if operation.rawBody {
+                entry["requestBody"] = [
+                    "required": true, "content": ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]]],
+                ]
+            }
             if let request = operation.request {
                 entry["requestBody"] = ["required": true, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(request)"]]]]
             }
@@ -141,6 +216,8 @@ enum OpenAPIDocument {
             var success: [String: Any] = ["description": "Success"]
             if let schema = operation.success.schema {
                 success["content"] = ["application/json": ["schema": ["$ref": "#/components/schemas/\(schema)"]]]
+            } else if operation.binaryResponse {
+                success["content"] = ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]]]
             } else if operation.success.status != 204 {
                 success["content"] = ["application/json": ["schema": ["type": "object"]]]
             }
@@ -189,6 +266,14 @@ enum OpenAPIDocument {
     private static var time: [String: Any] { ["type": "string", "format": "date-time"] }
     private static var uuid: [String: Any] { ["type": "string", "format": "uuid"] }
     private static var bool: [String: Any] { ["type": "boolean"] }
+    private static var sha256: [String: Any] { ["type": "string", "pattern": "^[0-9a-f]{64}$"] }
+    private static var taskType: [String: Any] {
+        [
+            "type": "string",
+            "enum": ["image_classification", "object_detection", "tabular_classification", "tabular_regression", "text_classification", "unlabeled"],
+        ]
+    }
+    private static var visibility: [String: Any] { ["type": "string", "enum": ["private", "namespace", "public"]] }
     private static var role: [String: Any] { ["type": "string", "enum": ["owner", "maintainer", "developer", "viewer"]] }
     private static func nullable(_ type: String, format: String? = nil) -> [String: Any] {
         var schema: [String: Any] = ["type": [type, "null"]]
@@ -269,6 +354,44 @@ enum OpenAPIDocument {
                     "details": ["type": "object", "additionalProperties": ["type": "string"]],
                 ],
                 required: ["id", "occurred_at", "actor_name", "action", "target_type", "target", "details"]),
+            "BlobCheckRequest": object(["digests": ["type": "array", "maxItems": 10000, "items": sha256]], required: ["digests"]),
+            "BlobCheckResponse": object(["missing": ["type": "array", "items": sha256]], required: ["missing"]),
+            "BlobReceipt": object(["sha256": sha256, "size": ["type": "integer"]], required: ["sha256", "size"]),
+            "Dataset": object(
+                [
+                    "id": uuid, "namespace_id": uuid, "project_id": uuid, "name": name, "description": string, "task_type": taskType,
+                    "visibility": visibility, "created_at": time, "latest_version": nullable("integer"),
+                ], required: ["id", "namespace_id", "project_id", "name", "description", "task_type", "visibility", "created_at"]),
+            "DatasetList": list("Dataset"),
+            "CreateDatasetRequest": object(
+                ["name": name, "task_type": taskType, "description": string, "visibility": visibility], required: ["name", "task_type"]),
+            "DatasetVersion": object(
+                [
+                    "dataset_id": uuid, "number": ["type": "integer"],
+                    "state": ["type": "string", "enum": ["committed", "deprecated", "archived", "deleted"]],
+                    "message": string, "record_count": ["type": "integer"], "created_at": time, "created_by": string,
+                ], required: ["dataset_id", "number", "state", "message", "record_count", "created_at", "created_by"]),
+            "DatasetVersionList": list("DatasetVersion"),
+            "CreateVersionRequest": object(
+                [
+                    "message": string,
+                    "source": object(
+                        [
+                            "format": ["type": "string", "enum": ["csv", "jsonl"]], "blob": sha256, "label_column": string, "id_column": string,
+                            "field_types": [
+                                "type": "object", "additionalProperties": ["type": "string", "enum": ["string", "integer", "number", "boolean"]],
+                            ],
+                        ], required: ["format", "blob"]),
+                ], required: ["source"]),
+            "VersionDetail": object(
+                [
+                    "version": ["$ref": "#/components/schemas/DatasetVersion"],
+                    "manifest": ["type": "object", "description": "The version's manifest: schema, statistics, shards (docs/dataset-format.md)"],
+                ],
+                required: ["version", "manifest"]),
+            "RecordPage": object(
+                ["items": ["type": "array", "items": ["type": "object"]], "offset": ["type": "integer"], "total": ["type": "integer"]],
+                required: ["items", "offset", "total"]),
             "AuditPage": object(
                 [
                     "items": ["type": "array", "items": ["$ref": "#/components/schemas/AuditEvent"]],

@@ -76,6 +76,13 @@ public struct SQLProjectRepository: ProjectRepository {
 
     public func delete(_ project: Project, in namespace: Namespace, by actor: AuditActor) async throws {
         try await database.write { db in
+            let datasets =
+                try await db.raw("SELECT COUNT(*) AS n FROM datasets WHERE project_id = \(bind: project.id.uuidString)")
+                .first(decodingColumn: "n", as: Int.self) ?? 0
+            if datasets > 0 {
+                throw StoreError.conflict(
+                    code: "project_not_empty", "project '\(namespace.name)/\(project.name)' still holds \(datasets) dataset(s); delete them first")
+            }
             try await db.delete(from: "projects").where("id", .equal, project.id.uuidString).run()
             try await db.recordAudit(
                 actor, "project.delete", targetType: "project", target: "\(namespace.name)/\(project.name)",

@@ -1,0 +1,88 @@
+import Foundation
+
+// Request and response bodies of the Data API (`/api/v1`), shared by the server and the client.
+
+/// `POST /api/v1/namespaces/{namespace}/blobs/check`: which of these blobs must the client still upload?
+public struct BlobCheckRequest: Codable, Sendable {
+    public var digests: [String]
+    public init(digests: [String]) { self.digests = digests }
+}
+
+/// The blobs the namespace does not hold yet.
+public struct BlobCheckResponse: Codable, Sendable {
+    public var missing: [String]
+    public init(missing: [String]) { self.missing = missing }
+}
+
+/// A stored blob.
+public struct BlobReceipt: Codable, Sendable {
+    public var sha256: String
+    public var size: Int64
+    public init(sha256: String, size: Int64) {
+        self.sha256 = sha256
+        self.size = size
+    }
+}
+
+/// `POST …/datasets`.
+public struct CreateDatasetRequest: Codable, Sendable {
+    public var name: String
+    public var taskType: TaskType
+    public var description: String?
+    public var visibility: Visibility?
+    public init(name: String, taskType: TaskType, description: String? = nil, visibility: Visibility? = nil) {
+        self.name = name
+        self.taskType = taskType
+        self.description = description
+        self.visibility = visibility
+    }
+}
+
+/// The formats a version can be imported from and exported to.
+public enum DataFormat: String, Codable, Sendable, CaseIterable {
+    case csv
+    case jsonl
+}
+
+/// Where a new version's records come from: an uploaded blob in one of the formats.
+public struct ImportSource: Codable, Sendable {
+    public var format: DataFormat
+    /// SHA-256 of the uploaded file.
+    public var blob: String
+    /// CSV: the column with class labels. JSON Lines: the key with class labels (default `label`).
+    public var labelColumn: String?
+    /// CSV: the column with record ids. JSON Lines: the key with ids (default `id`).
+    public var idColumn: String?
+    /// Types replacing the inferred ones.
+    public var fieldTypes: [String: FieldType]?
+
+    public init(format: DataFormat, blob: String, labelColumn: String? = nil, idColumn: String? = nil, fieldTypes: [String: FieldType]? = nil) {
+        self.format = format
+        self.blob = blob
+        self.labelColumn = labelColumn
+        self.idColumn = idColumn
+        self.fieldTypes = fieldTypes
+    }
+}
+
+/// `POST …/datasets/{dataset}/versions`: import a new version.
+public struct CreateVersionRequest: Codable, Sendable {
+    public var source: ImportSource
+    public var message: String?
+    public init(source: ImportSource, message: String? = nil) {
+        self.source = source
+        self.message = message
+    }
+}
+
+/// A page of records of a version.
+public struct RecordPage: Codable, Sendable {
+    public var items: [DatasetRecord]
+    public var offset: Int
+    public var total: Int
+    public init(items: [DatasetRecord], offset: Int, total: Int) {
+        self.items = items
+        self.offset = offset
+        self.total = total
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SlipwayBlobs
+import SlipwayData
+import SlipwayDomain
+import SlipwayStore
+
+/// Datasets in projects and their immutable versions: create, import a version, browse records, export.
+struct DatasetController: Sendable {
+    let store: MetadataStore
+    let blobs: any BlobStore
+    let access: AccessPolicy
+    let importer: VersionImporter
+
+    static let base = "namespaces/{namespace}/projects/{project}/datasets"
+
+    func register(on api: RouterGroup<AppRequestContext>) {
+        api.get("datasets", use: searchPublic)
+        api.get(RouterPath(stringLiteral: Self.base), use: list)
+        api.post(RouterPath(stringLiteral: Self.base), use: create)
+        api.get(RouterPath(stringLiteral: Self.base + "/{dataset}"), use: show)
+        api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions"), use: versions)
+        api.post(RouterPath(stringLiteral: Self.base + "/{dataset}/versions"), use: createVersion)
+        api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}"), use: version)
+        api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/records"), use: records)
+        api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/export"), use: export)
+    }
+
+    /// A dataset with the caller's standing, once resolved from the path.
+    struct Target: Sendable {
+        var access: NamespaceAccess
+        var project: Project
+        var dataset: Dataset
+    }
+
+    private func project(_ context: AppRequestContext, requires role: Role) async throws -> (NamespaceAccess, Project) {
+        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: role)
+        let name = try context.parameters.require("project")
+        guard let project = try await store.projects.project(named: name, in: access.namespace) else {
+            throw APIError.notFound("project '\(access.namespace.name)/\(name)' does not exist")
+        }
+        return (access, project)
+    }
+
+    /// Resolves the dataset in the path. Public datasets are readable by every signed-in user.
+    private func target(_ context: AppRequestContext, requires role: Role) async throws -> Target {
+        let namespaceName = try context.parameters.require("namespace")
+        let projectName = try context.parameters.require("project")
+        let datasetName = try context.parameters.require("dataset")
+        do {
+            let (access, project) = try await project(context, requires: role)
+            guard let dataset = try await store.datasets.dataset(named: datasetName, in: project) else {
+                throw APIError.notFound("dataset '\(namespaceName)/\(projectName)/\(datasetName)' does not exist")
+            }
+            return Target(access: access, project: project, dataset: dataset)
+        } catch let error as APIError where role == .viewer && error.status == .notFound {
+            // Not a member: a public dataset may still be read.
+            let caller = try access.caller(context)
+            guard let namespace = try await store.namespaces.namespace(named: namespaceName),
+                let project = try await store.projects.project(named: projectName, in: namespace),
+                let dataset = try await store.datasets.dataset(named: datasetName, in: project), dataset.visibility == .public
+            else { throw error }
+            return Target(access: NamespaceAccess(namespace: namespace, caller: caller, role: .viewer), project: project, dataset: dataset)
+        }
+    }
+
+    @Sendable func searchPublic(_ request: Request, context: AppRequestContext) async throws -> ItemList<Dataset> {
+        _ = try access.caller(context)
+        let search = request.uri.queryParameters["search"].map(String.init)
+        return ItemList(items: try await store.datasets.listPublic(search: search))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<Dataset> {
+        let (_, project) = try await project(context, requires: .viewer)
+        return ItemList(items: try await store.datasets.list(in: project))
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<Dataset> {
+        let (access, project) = try await project(context, requires: .developer)
+        let body = try await request.decodeJSON(CreateDatasetRequest.self, context: context)
+        let name = try validName(body.name, field: "name")
+        try NamespaceController.validateText(body.description, field: "description", limit: 4000)
+        return Created(
+            value: try await store.datasets.create(
+                in: project, name: name, description: body.description ?? "", taskType: body.taskType,
+                visibility: body.visibility ?? .private, by: access.caller.auditActor))
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Dataset {
+        try await target(context, requires: .viewer).dataset
+    }
+
+    @Sendable func versions(_ request: Request, context: AppRequestContext) async throws -> ItemList<DatasetVersion> {
+        let target = try await target(context, requires: .viewer)
+        return ItemList(items: try await store.datasets.versions(of: target.dataset))
+    }
+
+    /// Imports an uploaded file as the next version.
+    @Sendable func createVersion(_ request: Request, context: AppRequestContext) async throws -> Created<VersionDetail> {
+        let target = try await target(context, requires: .developer)
+        let body = try await request.decodeJSON(CreateVersionRequest.self, context: context)
+        try NamespaceController.validateText(body.message, field: "message", limit: 4000)
+        let result = try await importer.importVersion(of: target.dataset, from: body.source)
+        let manifestJSON = String(decoding: try APICoding.encoder().encode(result.manifest), as: UTF8.self)
+        let version = try await store.datasets.addVersion(
+            to: target.dataset, manifestJSON: manifestJSON, recordCount: result.manifest.recordCount, message: body.message ?? "",
+            digests: result.digests, by: target.access.caller.auditActor)
+        return Created(value: VersionDetail(version: version, manifest: result.manifest))
+    }
+
+    @Sendable func version(_ request: Request, context: AppRequestContext) async throws -> VersionDetail {
+        let (_, stored) = try await storedVersion(context)
+        return VersionDetail(version: stored.version, manifest: try Self.manifest(stored))
+    }
+
+    /// The records of a version, `limit` (at most 1000) from `offset`.
+    @Sendable func records(_ request: Request, context: AppRequestContext) async throws -> RecordPage {
+        let (_, stored) = try await storedVersion(context)
+        let manifest = try Self.manifest(stored)
+        let offset = try Self.integer(request, "offset", default: 0, range: 0...Int.max)
+        let limit = try Self.integer(request, "limit", default: 100, range: 1...1000)
+        var items: [DatasetRecord] = []
+        var skipped = 0
+        for shard in manifest.shards {
+            if skipped + shard.records <= offset {
+                skipped += shard.records
+                continue
+            }
+            let records = try ManifestReader.records(inShard: try await blobs.bytes(BlobDigest(hex: shard.sha256)!))
+            for record in records.dropFirst(max(0, offset - skipped)) {
+                items.append(record)
+                if items.count == limit { break }
+            }
+            skipped += shard.records
+            if items.count == limit { break }
+        }
+        return RecordPage(items: items, offset: offset, total: manifest.recordCount)
+    }
+
+    /// The whole version as CSV or JSON Lines, streamed shard by shard.
+    @Sendable func export(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (target, stored) = try await storedVersion(context)
+        let manifest = try Self.manifest(stored)
+        let formatText = request.uri.queryParameters["format"].map(String.init) ?? "jsonl"
+        guard let format = DataFormat(rawValue: formatText) else {
+            throw APIError.badRequest("invalid_parameter", "query parameter 'format' must be one of: csv, jsonl")
+        }
+        let blobs = self.blobs
+        let body = ResponseBody { writer in
+            if format == .csv { try await writer.write(ByteBuffer(string: TableExporter.csvHeader(schema: manifest.schema))) }
+            for shard in manifest.shards {
+                let records = try ManifestReader.records(inShard: try await blobs.bytes(BlobDigest(hex: shard.sha256)!))
+                var text = ""
+                for record in records {
+                    text += format == .csv ? TableExporter.csvLine(record, schema: manifest.schema) : try TableExporter.jsonLine(record)
+                }
+                try await writer.write(ByteBuffer(string: text))
+            }
+            try await writer.finish(nil)
+        }
+        let filename = "\(target.dataset.name)-v\(stored.version.number).\(format.rawValue)"
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: format == .csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                .contentDisposition: "attachment; filename=\"\(filename)\"",
+            ],
+            body: body)
+    }
+
+    private func storedVersion(_ context: AppRequestContext) async throws -> (Target, StoredVersion) {
+        let target = try await target(context, requires: .viewer)
+        let text = try context.parameters.require("version")
+        let number = text == "latest" ? target.dataset.latestVersion : Int(text)
+        guard let number, let stored = try await store.datasets.version(number, of: target.dataset) else {
+            throw APIError.notFound("dataset '\(target.dataset.name)' has no version '\(text)'")
+        }
+        return (target, stored)
+    }
+
+    static func manifest(_ stored: StoredVersion) throws -> DatasetManifest {
+        try APICoding.decoder().decode(DatasetManifest.self, from: Data(stored.manifestJSON.utf8))
+    }
+
+    static func integer(_ request: Request, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
+        guard let number = Int(String(text)), range.contains(number) else {
+            throw APIError.badRequest(
+                "invalid_parameter", "query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+}
+
+/// A version with its manifest (schema, statistics, shards).
+struct VersionDetail: Codable, Sendable, ResponseEncodable {
+    var version: DatasetVersion
+    var manifest: DatasetManifest
+}
+
+extension Dataset: ResponseEncodable {}
+extension DatasetVersion: ResponseEncodable {}
+extension RecordPage: ResponseEncodable {}

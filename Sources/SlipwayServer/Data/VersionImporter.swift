@@ -1,0 +1,90 @@
+import Foundation
+import NIOCore
+import SlipwayBlobs
+import SlipwayData
+import SlipwayDomain
+import SlipwayStore
+
+/// Turns an uploaded file (CSV, JSON Lines) into a version's manifest: reads the blob twice, streamed
+/// (once to infer the schema, once to convert), writes record shards to the blob store as it goes, and
+/// checks that every file a record refers to is held by the namespace.
+struct VersionImporter: Sendable {
+    let blobs: any BlobStore
+    let references: any BlobReferenceRepository
+    /// Records per manifest shard.
+    var recordsPerShard = 50_000
+
+    /// The result: the manifest and every blob it keeps alive (shards, files, the source).
+    struct Result: Sendable {
+        var manifest: DatasetManifest
+        var digests: Set<String>
+    }
+
+    func importVersion(of dataset: Dataset, from source: ImportSource) async throws -> Result {
+        guard let sourceDigest = BlobDigest(hex: source.blob) else {
+            throw APIError.invalidField("source.blob", "must be the SHA-256 of an uploaded file (64 lowercase hex digits)")
+        }
+        guard try await references.held([sourceDigest.hex], namespaceID: dataset.namespaceID).contains(sourceDigest.hex),
+            try await blobs.contains(sourceDigest)
+        else {
+            throw APIError.badRequest(
+                "blob_missing", "the source file \(sourceDigest.hex) has not been uploaded to this namespace; PUT it to …/blobs/{sha256} first")
+        }
+        let blobs = self.blobs
+        let chunks = BlobChunks { [blobs] in try LazyBlobSource(blobs: blobs, digest: sourceDigest) }
+        let sink: ManifestBuilder.ShardSink = { bytes in try await blobs.put(bytes: bytes).digest.hex }
+        var files: Set<String> = []
+        var builder: ManifestBuilder
+        do {
+            switch source.format {
+            case .csv:
+                let importer = CSVTableImporter(
+                    options: CSVImportOptions(
+                        labelColumn: source.labelColumn, idColumn: source.idColumn, fieldTypes: source.fieldTypes ?? [:]))
+                let plan = try await importer.plan(chunks)
+                builder = ManifestBuilder(taskType: dataset.taskType, schema: plan.schema, recordsPerShard: recordsPerShard, sink: sink)
+                try await importer.records(chunks, plan: plan) { record in try await builder.add(record) }
+            case .jsonl:
+                let importer = JSONLinesImporter(
+                    idKey: source.idColumn ?? "id", labelKey: source.labelColumn ?? "label", fieldTypes: source.fieldTypes ?? [:])
+                let schema = try await importer.schema(chunks)
+                builder = ManifestBuilder(taskType: dataset.taskType, schema: schema, recordsPerShard: recordsPerShard, sink: sink)
+                try await importer.records(chunks, schema: schema) { record in
+                    if let file = record.file { files.insert(file.sha256) }
+                    try await builder.add(record)
+                }
+            }
+        } catch let error as DataImportError {
+            throw APIError.badRequest(error.code, "the \(source.format.rawValue) file cannot be imported: \(error.description)")
+        }
+        let manifest = try await builder.finish()
+        if !files.isEmpty {
+            let held = try await references.held(Array(files), namespaceID: dataset.namespaceID)
+            if let missing = files.subtracting(held).sorted().first {
+                throw APIError.badRequest(
+                    "blob_missing", "a record refers to the file \(missing), which has not been uploaded to this namespace")
+            }
+        }
+        var digests = files
+        digests.insert(sourceDigest.hex)
+        for shard in manifest.shards { digests.insert(shard.sha256) }
+        return Result(manifest: manifest, digests: digests)
+    }
+}
+
+/// Opens a blob for reading only when iteration starts, so the same sequence can be read twice.
+final class LazyBlobSource: ChunkSource {
+    private let blobs: any BlobStore
+    private let digest: BlobDigest
+    private var iterator: BlobChunks.AsyncIterator?
+
+    init(blobs: any BlobStore, digest: BlobDigest) throws {
+        self.blobs = blobs
+        self.digest = digest
+    }
+
+    func next() async throws -> ByteBuffer? {
+        if iterator == nil { iterator = try await blobs.read(digest, chunkSize: 1 << 20).makeAsyncIterator() }
+        return try await iterator?.next()
+    }
+}
