@@ -95,8 +95,10 @@ let package = Package(
             name: "SlipwayClient",
             dependencies: [
                 "SlipwayDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -107,6 +109,7 @@ let package = Package(
             dependencies: [
                 "SlipwayDomain",
                 "SlipwayServer",
+                "SlipwayData",
                 "SlipwayClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

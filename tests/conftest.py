@@ -138,6 +138,9 @@ class API:
     def put(self, path, **kw):
         return self.request("PUT", path, **kw)
 
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
 
 def login_token(url: str, username: str, password: str) -> str:
     response = requests.post(url + "/api/v1/auth/token",

@@ -9,7 +9,7 @@ struct Slipway: AsyncParsableCommand {
         abstract: "Slipway: an on-premise, multi-tenant machine-learning platform.",
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, WhoAmICommand.self,
-            NamespaceCommand.self, ProjectCommand.self, TokenCommand.self, UserCommand.self,
+            NamespaceCommand.self, ProjectCommand.self, DatasetCommand.self, TokenCommand.self, UserCommand.self,
         ]
     )
 }

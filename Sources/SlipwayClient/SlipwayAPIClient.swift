@@ -28,7 +28,7 @@ public struct SlipwayAPIClient: Sendable {
     public let baseURL: String
     /// The API token sent as `Authorization: Bearer`.
     public let token: String?
-    private let http: HTTPClient
+    let http: HTTPClient
     private let timeout: TimeAmount
 
     public init(baseURL: String, token: String?, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(60)) {
@@ -68,24 +68,43 @@ public struct SlipwayAPIClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: try APICoding.encoder().encode(body)))
         }
+        return try await executeRaw(request)
+    }
+
+    /// Sends `request` and decodes its JSON answer.
+    func execute<Response: Decodable>(_ request: HTTPClientRequest, as type: Response.Type) async throws -> Response {
+        let data = try await executeRaw(request)
+        do {
+            return try APICoding.decoder().decode(Response.self, from: data)
+        } catch {
+            throw APIClientError(status: 200, code: "unexpected_response", message: "the server's answer could not be read: \(error)")
+        }
+    }
+
+    private func executeRaw(_ request: HTTPClientRequest) async throws -> Data {
         let response: HTTPClientResponse
         let buffer: ByteBuffer
         do {
             response = try await http.execute(request, timeout: timeout)
             buffer = try await response.body.collect(upTo: 64 << 20)
+        } catch let error as APIClientError {
+            throw error
         } catch {
             throw APIClientError(status: 0, code: "connection_failed", message: "could not reach the Slipway server at \(baseURL): \(error)")
         }
         let data = Data(buffer: buffer)
         guard (200..<300).contains(Int(response.status.code)) else {
-            if let failure = try? APICoding.decoder().decode(APIErrorBody.self, from: data) {
-                throw APIClientError(status: Int(response.status.code), code: failure.error.code, message: failure.error.message)
-            }
-            throw APIClientError(
-                status: Int(response.status.code), code: "http_error",
-                message: "the server answered \(response.status.code) \(response.status.reasonPhrase)")
+            throw Self.failure(status: Int(response.status.code), reason: response.status.reasonPhrase, body: data)
         }
         return data
+    }
+
+    /// The error a failed response carries.
+    static func failure(status: Int, reason: String, body: Data) -> APIClientError {
+        if let failure = try? APICoding.decoder().decode(APIErrorBody.self, from: body) {
+            return APIClientError(status: status, code: failure.error.code, message: failure.error.message)
+        }
+        return APIClientError(status: status, code: "http_error", message: "the server answered \(status) \(reason)")
     }
 }
 

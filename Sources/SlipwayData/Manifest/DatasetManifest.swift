@@ -40,3 +40,14 @@ public struct ManifestShard: Codable, Sendable, Hashable {
         self.bytes = bytes
     }
 }
+
+/// A version with its manifest: the answer of the API's version routes.
+public struct DatasetVersionDetail: Codable, Sendable, Hashable {
+    public var version: DatasetVersion
+    public var manifest: DatasetManifest
+
+    public init(version: DatasetVersion, manifest: DatasetManifest) {
+        self.version = version
+        self.manifest = manifest
+    }
+}

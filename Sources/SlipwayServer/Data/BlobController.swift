@@ -40,12 +40,12 @@ struct BlobController: Sendable {
         for digest in body.digests where !held.contains(digest) {
             missing.append(digest)
         }
-        // A reference may outlive its blob only if storage was tampered with; treat such blobs as missing.
-        var present: [String] = []
+        // A reference outlives its blob only if storage was tampered with; such blobs must be sent again.
+        var lost: [String] = []
         for digest in held where try await !blobs.contains(BlobDigest(hex: digest)!) {
-            present.append(digest)
+            lost.append(digest)
         }
-        return BlobCheckResponse(missing: missing + present)
+        return BlobCheckResponse(missing: missing + lost)
     }
 
     /// Streams the body into the blob store; the bytes must hash to the digest in the path.

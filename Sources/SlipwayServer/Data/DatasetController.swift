@@ -98,7 +98,7 @@ struct DatasetController: Sendable {
     }
 
     /// Imports an uploaded file as the next version.
-    @Sendable func createVersion(_ request: Request, context: AppRequestContext) async throws -> Created<VersionDetail> {
+    @Sendable func createVersion(_ request: Request, context: AppRequestContext) async throws -> Created<DatasetVersionDetail> {
         let target = try await target(context, requires: .developer)
         let body = try await request.decodeJSON(CreateVersionRequest.self, context: context)
         try NamespaceController.validateText(body.message, field: "message", limit: 4000)
@@ -107,12 +107,12 @@ struct DatasetController: Sendable {
         let version = try await store.datasets.addVersion(
             to: target.dataset, manifestJSON: manifestJSON, recordCount: result.manifest.recordCount, message: body.message ?? "",
             digests: result.digests, by: target.access.caller.auditActor)
-        return Created(value: VersionDetail(version: version, manifest: result.manifest))
+        return Created(value: DatasetVersionDetail(version: version, manifest: result.manifest))
     }
 
-    @Sendable func version(_ request: Request, context: AppRequestContext) async throws -> VersionDetail {
+    @Sendable func version(_ request: Request, context: AppRequestContext) async throws -> DatasetVersionDetail {
         let (_, stored) = try await storedVersion(context)
-        return VersionDetail(version: stored.version, manifest: try Self.manifest(stored))
+        return DatasetVersionDetail(version: stored.version, manifest: try Self.manifest(stored))
     }
 
     /// The records of a version, `limit` (at most 1000) from `offset`.
@@ -194,11 +194,7 @@ struct DatasetController: Sendable {
     }
 }
 
-/// A version with its manifest (schema, statistics, shards).
-struct VersionDetail: Codable, Sendable, ResponseEncodable {
-    var version: DatasetVersion
-    var manifest: DatasetManifest
-}
+extension DatasetVersionDetail: ResponseEncodable {}
 
 extension Dataset: ResponseEncodable {}
 extension DatasetVersion: ResponseEncodable {}

@@ -1,0 +1,237 @@
+import ArgumentParser
+import Foundation
+import SlipwayClient
+import SlipwayData
+import SlipwayDomain
+
+/// `slipway dataset …`: datasets and their versions.
+struct DatasetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dataset", abstract: "Manage datasets and their immutable versions.",
+        subcommands: [List.self, Create.self, Push.self, Versions.self, Show.self, Export.self, Search.self])
+
+    /// `NAMESPACE/PROJECT/DATASET[@VERSION]`.
+    struct Path {
+        var namespace: String
+        var project: String
+        var dataset: String
+        var version: String?
+
+        init(_ text: String, allowVersion: Bool = false) throws {
+            var text = text
+            if let at = text.lastIndex(of: "@") {
+                guard allowVersion else { throw CLIError("'\(text)' names a version; give NAMESPACE/PROJECT/DATASET") }
+                version = String(text[text.index(after: at)...])
+                text = String(text[..<at])
+            }
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 3, !parts.contains(where: \.isEmpty) else {
+                throw CLIError("'\(text)' is not NAMESPACE/PROJECT/DATASET\(allowVersion ? "[@VERSION]" : "")")
+            }
+            (namespace, project, dataset) = (parts[0], parts[1], parts[2])
+        }
+
+        var api: String {
+            "/namespaces/\(SlipwayAPIClient.segment(namespace))/projects/\(SlipwayAPIClient.segment(project))/datasets/\(SlipwayAPIClient.segment(dataset))"
+        }
+        var versionAPI: String { api + "/versions/" + SlipwayAPIClient.segment(version ?? "latest") }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a project's datasets: NAMESPACE/PROJECT.")
+        @Argument var project: String
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let (namespace, name) = try splitProjectPath(project)
+            try await runClient {
+                let list = try await options.client().send(
+                    .GET, "/namespaces/\(SlipwayAPIClient.segment(namespace))/projects/\(SlipwayAPIClient.segment(name))/datasets",
+                    as: ItemList<Dataset>.self)
+                try options.print(
+                    list.items, headers: ["NAME", "TASK", "VISIBILITY", "LATEST", "DESCRIPTION"],
+                    rows: list.items.map {
+                        [$0.name.value, $0.taskType.rawValue, $0.visibility.rawValue, $0.latestVersion.map(String.init) ?? "-", $0.description]
+                    })
+            }
+        }
+    }
+
+    struct Search: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Find public datasets of every namespace.")
+        @Argument var text: String?
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            try await runClient {
+                let query = text.map { "?search=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? ""
+                let list = try await options.client().send(.GET, "/datasets" + query, as: ItemList<Dataset>.self)
+                try options.print(
+                    list.items, headers: ["NAME", "TASK", "LATEST", "DESCRIPTION"],
+                    rows: list.items.map {
+                        [$0.name.value, $0.taskType.rawValue, $0.latestVersion.map(String.init) ?? "-", $0.description]
+                    })
+            }
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a dataset: NAMESPACE/PROJECT/DATASET.")
+        @Argument var path: String
+        @Option(help: "One of: \(TaskType.allCases.map(\.rawValue).joined(separator: ", ")).") var task: String
+        @Option(help: "What the data is.") var description: String?
+        @Option(help: "private, namespace or public.") var visibility: String = "private"
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let path = try Path(path)
+            guard let task = TaskType(rawValue: task) else {
+                throw ValidationError("--task must be one of: \(TaskType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let visibility = Visibility(rawValue: visibility) else {
+                throw ValidationError("--visibility must be private, namespace or public")
+            }
+            try await runClient {
+                let dataset = try await options.client().send(
+                    .POST, "/namespaces/\(SlipwayAPIClient.segment(path.namespace))/projects/\(SlipwayAPIClient.segment(path.project))/datasets",
+                    body: CreateDatasetRequest(name: path.dataset, taskType: task, description: description, visibility: visibility), as: Dataset.self
+                )
+                try options.print(
+                    dataset, headers: ["NAME", "TASK", "VISIBILITY"],
+                    rows: [[dataset.name.value, dataset.taskType.rawValue, dataset.visibility.rawValue]])
+            }
+        }
+    }
+
+    struct Push: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a CSV or JSON Lines file as the dataset's next version.",
+            discussion: "Only bytes the server lacks are sent: pushing an unchanged file uploads nothing.")
+        @Argument(help: "NAMESPACE/PROJECT/DATASET") var path: String
+        @Argument(help: "A .csv or .jsonl file.") var file: String
+        @Option(help: "csv or jsonl (default: from the file's extension).") var format: String?
+        @Option(help: "The column (CSV) or key (JSON Lines) holding class labels.") var labelColumn: String?
+        @Option(help: "The column or key holding record ids.") var idColumn: String?
+        @Option(name: .customLong("type"), help: "Override an inferred type: COLUMN=string|integer|number|boolean (repeatable).")
+        var types: [String] = []
+        @Option(name: [.short, .customLong("message")], help: "What changed in this version.") var message: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let path = try Path(path)
+            let extensionFormat = URL(fileURLWithPath: file).pathExtension.lowercased() == "csv" ? DataFormat.csv : .jsonl
+            guard let format = format.map({ DataFormat(rawValue: $0) }) ?? extensionFormat else {
+                throw ValidationError("--format must be csv or jsonl")
+            }
+            var fieldTypes: [String: FieldType] = [:]
+            for entry in types {
+                let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let type = FieldType(rawValue: parts[1]) else {
+                    throw ValidationError("--type takes COLUMN=string|integer|number|boolean, not '\(entry)'")
+                }
+                fieldTypes[parts[0]] = type
+            }
+            guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            try await runClient {
+                let client = try options.client()
+                let digest = try FileDigest.of(path: file)
+                if try await client.missingBlobs([digest.sha256], namespace: path.namespace).isEmpty {
+                    FileHandle.standardError.write(
+                        Data("\(file): already on the server (\(ProgressBar.bytes(digest.size))), nothing to upload\n".utf8))
+                } else {
+                    let bar = ProgressBar(label: "uploading \(URL(fileURLWithPath: file).lastPathComponent)", total: digest.size)
+                    _ = try await client.uploadBlob(path: file, digest: digest, namespace: path.namespace) { bar.update($0) }
+                    bar.finish()
+                }
+                let source = ImportSource(
+                    format: format, blob: digest.sha256, labelColumn: labelColumn, idColumn: idColumn,
+                    fieldTypes: fieldTypes.isEmpty ? nil : fieldTypes)
+                let detail = try await client.send(
+                    .POST, path.api + "/versions", body: CreateVersionRequest(source: source, message: message), as: DatasetVersionDetail.self)
+                try options.print(detail, headers: ["VERSION", "RECORDS", "CLASSES", "FIELDS"], rows: [detail.row])
+            }
+        }
+    }
+
+    struct Versions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a dataset's versions: NAMESPACE/PROJECT/DATASET.")
+        @Argument var path: String
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let path = try Path(path)
+            try await runClient {
+                let list = try await options.client().send(.GET, path.api + "/versions", as: ItemList<DatasetVersion>.self)
+                try options.print(
+                    list.items, headers: ["VERSION", "STATE", "RECORDS", "CREATED", "BY", "MESSAGE"],
+                    rows: list.items.map {
+                        [String($0.number), $0.state.rawValue, String($0.recordCount), $0.createdAt.shortText, $0.createdBy, $0.message]
+                    })
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a version's schema and statistics: NAMESPACE/PROJECT/DATASET[@VERSION].")
+        @Argument var path: String
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let path = try Path(path, allowVersion: true)
+            try await runClient {
+                let detail = try await options.client().send(.GET, path.versionAPI, as: DatasetVersionDetail.self)
+                if options.output == .json {
+                    try options.print(detail, headers: [], rows: [])
+                    return
+                }
+                print("Version \(detail.version.number) (\(detail.version.state.rawValue)): \(detail.manifest.recordCount) records")
+                print(
+                    Table(
+                        headers: ["FIELD", "TYPE", "VALUES", "MISSING", "MIN", "MAX", "MEAN"],
+                        rows: detail.manifest.schema.fields.map { field in
+                            let summary = detail.manifest.statistics.fields[field.name]
+                            func number(_ value: Double?) -> String { value.map { String(format: "%g", $0) } ?? "" }
+                            return [
+                                field.name, field.type.rawValue, String(summary?.count ?? 0), String(summary?.missing ?? 0),
+                                number(summary?.minimum), number(summary?.maximum), number(summary?.mean),
+                            ]
+                        }
+                    ).rendered)
+                if !detail.manifest.statistics.classCounts.isEmpty {
+                    print("")
+                    print(
+                        Table(
+                            headers: ["CLASS", "RECORDS"],
+                            rows: detail.manifest.statistics.classCounts.sorted { $0.key < $1.key }.map {
+                                [$0.key, String($0.value)]
+                            }
+                        ).rendered)
+                }
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Download a version as CSV or JSON Lines: NAMESPACE/PROJECT/DATASET[@VERSION].")
+        @Argument var path: String
+        @Option(help: "csv or jsonl.") var format: String = "jsonl"
+        @Option(name: [.short, .customLong("output-file")], help: "Where to write it.") var outputFile: String
+        func run() async throws {
+            let path = try Path(path, allowVersion: true)
+            guard DataFormat(rawValue: format) != nil else { throw ValidationError("--format must be csv or jsonl") }
+            try await runClient {
+                let configuration = try ClientConfiguration.load()
+                let client = SlipwayAPIClient(baseURL: configuration.url, token: configuration.token)
+                let bar = ProgressBar(label: "downloading", total: 0)
+                try await client.download(path.versionAPI + "/export?format=\(format)", to: outputFile) { bar.update($0) }
+                bar.finish()
+                print("Wrote \(outputFile).")
+            }
+        }
+    }
+}
+
+extension DatasetVersionDetail {
+    /// The one-line summary `push` prints.
+    var row: [String] {
+        [
+            String(version.number), String(manifest.recordCount), manifest.schema.classes.joined(separator: ","),
+            manifest.schema.fields.map { "\($0.name):\($0.type.rawValue)" }.joined(separator: " "),
+        ]
+    }
+}

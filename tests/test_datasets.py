@@ -1,0 +1,127 @@
+"""Datasets end to end: the CLI pushes files to a real server, versions are browsed and exported, and
+exported records conform to the documented JSON Schema."""
+
+import csv
+import hashlib
+import io
+import json
+import random
+from pathlib import Path
+
+import jsonschema
+import requests
+
+from test_cli import run
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD_SCHEMA = json.loads((ROOT / "docs" / "dataset-record.schema.json").read_text())
+
+
+def blob_files(server):
+    folder = server.data_dir / "blobs" / "sha256"
+    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+
+
+def write_table(path: Path, rows: int):
+    rng = random.Random(7)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sample", "length", "width", "count", "species"])
+        for index in range(rows):
+            writer.writerow([f"s{index}", round(rng.uniform(4, 8), 2), round(rng.uniform(2, 4.5), 2), rng.randint(0, 9),
+                             rng.choice(["setosa", "versicolor", "virginica"])])
+
+
+def test_cli_pushes_a_csv_and_a_repush_uploads_and_writes_nothing(server, slipway_bin, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    assert run(slipway_bin, home, "login", "--url", server.url, "--username", "admin", "--password-stdin",
+               stdin=server.admin_password + "\n").returncode == 0
+    assert run(slipway_bin, home, "namespace", "create", "team").returncode == 0
+    assert run(slipway_bin, home, "project", "create", "team/flowers").returncode == 0
+    created = run(slipway_bin, home, "dataset", "create", "team/flowers/iris", "--task", "tabular_classification")
+    assert created.returncode == 0, created.stderr
+
+    table = tmp_path / "iris.csv"
+    write_table(table, 3000)
+    first = run(slipway_bin, home, "dataset", "push", "team/flowers/iris", str(table), "--label-column", "species",
+                "--id-column", "sample", "-m", "first", "--output", "json")
+    assert first.returncode == 0, first.stderr
+    detail = json.loads(first.stdout)
+    assert detail["version"]["number"] == 1
+    assert detail["manifest"]["record_count"] == 3000
+    types = {field["name"]: field["type"] for field in detail["manifest"]["schema"]["fields"]}
+    assert types == {"length": "number", "width": "number", "count": "integer"}
+    assert sum(detail["manifest"]["statistics"]["class_counts"].values()) == 3000
+
+    before = blob_files(server)
+    again = run(slipway_bin, home, "dataset", "push", "team/flowers/iris", str(table), "--label-column", "species",
+                "--id-column", "sample", "-m", "unchanged")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to upload" in again.stderr
+    assert blob_files(server) == before, "re-pushing unchanged data writes no blob"
+
+    versions = run(slipway_bin, home, "dataset", "versions", "team/flowers/iris", "--output", "json")
+    assert [v["number"] for v in json.loads(versions.stdout)] == [2, 1]
+
+    exported = tmp_path / "export.csv"
+    result = run(slipway_bin, home, "dataset", "export", "team/flowers/iris@1", "--format", "csv", "-o", str(exported))
+    assert result.returncode == 0, result.stderr
+    original = list(csv.DictReader(table.open()))
+    back = list(csv.DictReader(exported.open()))
+    assert [row["id"] for row in back] == [row["sample"] for row in original]
+    assert [row["label"] for row in back] == [row["species"] for row in original]
+    assert [float(row["length"]) for row in back] == [float(row["length"]) for row in original]
+    assert [int(row["count"]) for row in back] == [int(row["count"]) for row in original]
+
+    jsonl = tmp_path / "export.jsonl"
+    assert run(slipway_bin, home, "dataset", "export", "team/flowers/iris@latest", "-o", str(jsonl)).returncode == 0
+    lines = jsonl.read_text().splitlines()
+    assert len(lines) == 3000
+    for line in lines[:200]:
+        jsonschema.validate(json.loads(line), RECORD_SCHEMA)
+
+    bad = run(slipway_bin, home, "dataset", "push", "team/flowers/iris", str(table), "--type", "species=integer")
+    assert bad.returncode != 0
+    assert "species" in bad.stderr
+
+
+def test_records_with_files_and_boxes_round_trip_and_match_the_schema(server, api):
+    assert api.post("/namespaces", json={"name": "vision"}).status_code == 201
+    assert api.post("/namespaces/vision/projects", json={"name": "detect"}).status_code == 201
+    base = "/namespaces/vision/projects/detect/datasets"
+    assert api.post(base, json={"name": "boxes", "task_type": "object_detection"}).status_code == 201
+
+    image = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    image_digest = hashlib.sha256(image).hexdigest()
+    assert api.put(f"/namespaces/vision/blobs/{image_digest}", data=image).status_code == 201
+    record = {"id": "img-1", "file": {"sha256": image_digest, "size": len(image), "media_type": "image/png", "path": "cats/1.png"},
+              "fields": {"split": "train"},
+              "annotations": [{"kind": "box", "label": "cat", "box": {"x": 1, "y": 2, "width": 30, "height": 40},
+                               "source": {"kind": "model", "model_version": "detector/3", "score": 0.75}},
+                              {"kind": "class", "label": "cat", "source": {"kind": "human", "user": "admin"}}]}
+    lines = (json.dumps(record) + "\n").encode()
+    lines_digest = hashlib.sha256(lines).hexdigest()
+    assert api.put(f"/namespaces/vision/blobs/{lines_digest}", data=lines).status_code == 201
+    created = api.post(base + "/boxes/versions", json={"source": {"format": "jsonl", "blob": lines_digest}})
+    assert created.status_code == 201, created.text
+    statistics = created.json()["manifest"]["statistics"]
+    assert statistics["box_counts"] == {"cat": 1} and statistics["files"] == 1
+
+    exported = requests.get(api.base_url + "/api/v1" + base + "/boxes/versions/1/export?format=jsonl",
+                            headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
+    assert exported.status_code == 200
+    back = json.loads(exported.text.splitlines()[0])
+    jsonschema.validate(back, RECORD_SCHEMA)
+    assert back["annotations"][0]["box"] == {"x": 1, "y": 2, "width": 30, "height": 40}
+    assert back["file"]["sha256"] == image_digest
+    assert requests.get(api.base_url + f"/api/v1/namespaces/vision/blobs/{image_digest}",
+                        headers={"Authorization": f"Bearer {api.token}"}, timeout=30).content == image
+
+    # A record pointing at a file the namespace never uploaded is refused.
+    orphan = dict(record, id="img-2", file=dict(record["file"], sha256="0" * 64))
+    orphan_lines = (json.dumps(orphan) + "\n").encode()
+    orphan_digest = hashlib.sha256(orphan_lines).hexdigest()
+    assert api.put(f"/namespaces/vision/blobs/{orphan_digest}", data=orphan_lines).status_code == 201
+    refused = api.post(base + "/boxes/versions", json={"source": {"format": "jsonl", "blob": orphan_digest}})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "blob_missing"
