@@ -8,7 +8,7 @@ import SlipwayDomain
 struct DatasetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset", abstract: "Manage datasets and their immutable versions.",
-        subcommands: [List.self, Create.self, Push.self, Versions.self, Show.self, Export.self, Search.self])
+        subcommands: [List.self, Create.self, Push.self, Versions.self, Show.self, Diff.self, Export.self, Search.self])
 
     /// `NAMESPACE/PROJECT/DATASET[@VERSION]`.
     struct Path {
@@ -199,6 +199,36 @@ struct DatasetCommand: AsyncParsableCommand {
                             headers: ["CLASS", "RECORDS"],
                             rows: detail.manifest.statistics.classCounts.sorted { $0.key < $1.key }.map {
                                 [$0.key, String($0.value)]
+                            }
+                        ).rendered)
+                }
+            }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Compare two versions: NAMESPACE/PROJECT/DATASET FROM TO.")
+        @Argument var path: String
+        @Argument(help: "The older version (a number or latest).") var from: String
+        @Argument(help: "The newer version (a number or latest).") var to: String
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let path = try Path(path)
+            try await runClient {
+                let diff = try await options.client().send(
+                    .GET, path.api + "/diff?from=\(SlipwayAPIClient.segment(from))&to=\(SlipwayAPIClient.segment(to))", as: VersionDiff.self)
+                if options.output == .json {
+                    try options.print(diff, headers: [], rows: [])
+                    return
+                }
+                print("\(diff.from) → \(diff.to): \(diff.added) added, \(diff.removed) removed, \(diff.changed) changed, \(diff.unchanged) unchanged")
+                let classes = Set(diff.classCountsBefore.keys).union(diff.classCountsAfter.keys).sorted()
+                if !classes.isEmpty {
+                    print(
+                        Table(
+                            headers: ["CLASS", "BEFORE", "AFTER"],
+                            rows: classes.map {
+                                [$0, String(diff.classCountsBefore[$0] ?? 0), String(diff.classCountsAfter[$0] ?? 0)]
                             }
                         ).rendered)
                 }

@@ -44,6 +44,7 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
 
     // Router-wide: an error shape for requests no route matched, and (inside it) the stylesheet.
     router.add(middleware: ErrorResponseMiddleware(pages: pages))
+    router.add(middleware: URLSanityMiddleware())
     if let folder = PageRenderer.staticFolder {
         router.add(middleware: FileMiddleware(folder, urlBasePath: "/static", cacheControl: .init([(.text, [.maxAge(3600)])])))
     }
@@ -68,12 +69,14 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     namespaces.register(on: api)
     projects.register(on: api)
     BlobController(store: store, blobs: platform.blobs, access: access).register(on: api)
-    DatasetController(
+    let datasets = DatasetController(
         store: store, blobs: platform.blobs, access: access,
-        importer: VersionImporter(blobs: platform.blobs, references: store.blobReferences)
-    ).register(on: api)
+        importer: VersionImporter(blobs: platform.blobs, references: store.blobReferences))
+    datasets.register(on: api)
 
-    WebController(platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes)
-        .register(on: router)
+    let web = WebController(
+        platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes
+    ).register(on: router)
+    DataPages(pages: pages, store: store, datasets: datasets).register(on: web)
     return router
 }

@@ -26,6 +26,7 @@ struct DatasetController: Sendable {
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}"), use: version)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/records"), use: records)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/export"), use: export)
+        api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/diff"), use: diff)
     }
 
     /// A dataset with the caller's standing, once resolved from the path.
@@ -35,7 +36,7 @@ struct DatasetController: Sendable {
         var dataset: Dataset
     }
 
-    private func project(_ context: AppRequestContext, requires role: Role) async throws -> (NamespaceAccess, Project) {
+    func project(_ context: AppRequestContext, requires role: Role) async throws -> (NamespaceAccess, Project) {
         let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: role)
         let name = try context.parameters.require("project")
         guard let project = try await store.projects.project(named: name, in: access.namespace) else {
@@ -45,7 +46,7 @@ struct DatasetController: Sendable {
     }
 
     /// Resolves the dataset in the path. Public datasets are readable by every signed-in user.
-    private func target(_ context: AppRequestContext, requires role: Role) async throws -> Target {
+    func target(_ context: AppRequestContext, requires role: Role) async throws -> Target {
         let namespaceName = try context.parameters.require("namespace")
         let projectName = try context.parameters.require("project")
         let datasetName = try context.parameters.require("dataset")
@@ -128,7 +129,7 @@ struct DatasetController: Sendable {
                 skipped += shard.records
                 continue
             }
-            let records = try ManifestReader.records(inShard: try await blobs.bytes(BlobDigest(hex: shard.sha256)!))
+            let records = try await ManifestRecords(blobs: blobs).records(of: shard)
             for record in records.dropFirst(max(0, offset - skipped)) {
                 items.append(record)
                 if items.count == limit { break }
@@ -150,8 +151,7 @@ struct DatasetController: Sendable {
         let blobs = self.blobs
         let body = ResponseBody { writer in
             if format == .csv { try await writer.write(ByteBuffer(string: TableExporter.csvHeader(schema: manifest.schema))) }
-            for shard in manifest.shards {
-                let records = try ManifestReader.records(inShard: try await blobs.bytes(BlobDigest(hex: shard.sha256)!))
+            try await ManifestRecords(blobs: blobs).forEachShard(in: manifest) { records in
                 var text = ""
                 for record in records {
                     text += format == .csv ? TableExporter.csvLine(record, schema: manifest.schema) : try TableExporter.jsonLine(record)
@@ -170,14 +170,38 @@ struct DatasetController: Sendable {
             body: body)
     }
 
+    /// Records added, removed and changed between versions `from` and `to` (query parameters; numbers or `latest`).
+    @Sendable func diff(_ request: Request, context: AppRequestContext) async throws -> VersionDiff {
+        let target = try await target(context, requires: .viewer)
+        func version(_ name: String) async throws -> StoredVersion {
+            guard let text = request.uri.queryParameters[Substring(name)].map(String.init) else {
+                throw APIError.badRequest("invalid_parameter", "query parameters 'from' and 'to' name the versions to compare")
+            }
+            return try await storedVersion(text, of: target.dataset)
+        }
+        return try await diff(from: try await version("from"), to: try await version("to"))
+    }
+
+    /// Compares two stored versions record by record.
+    func diff(from: StoredVersion, to: StoredVersion) async throws -> VersionDiff {
+        var differ = VersionDiffer(from: from.version.number, to: to.version.number)
+        let records = ManifestRecords(blobs: blobs)
+        try await records.forEach(in: try Self.manifest(from)) { try differ.indexOld($0) }
+        try await records.forEach(in: try Self.manifest(to)) { try differ.compareNew($0) }
+        return differ.finish()
+    }
+
     private func storedVersion(_ context: AppRequestContext) async throws -> (Target, StoredVersion) {
         let target = try await target(context, requires: .viewer)
-        let text = try context.parameters.require("version")
-        let number = text == "latest" ? target.dataset.latestVersion : Int(text)
-        guard let number, let stored = try await store.datasets.version(number, of: target.dataset) else {
-            throw APIError.notFound("dataset '\(target.dataset.name)' has no version '\(text)'")
+        return (target, try await storedVersion(try context.parameters.require("version"), of: target.dataset))
+    }
+
+    func storedVersion(_ text: String, of dataset: Dataset) async throws -> StoredVersion {
+        let number = text == "latest" ? dataset.latestVersion : Int(text)
+        guard let number, let stored = try await store.datasets.version(number, of: dataset) else {
+            throw APIError.notFound("dataset '\(dataset.name)' has no version '\(text.prefix(40))'")
         }
-        return (target, stored)
+        return stored
     }
 
     static func manifest(_ stored: StoredVersion) throws -> DatasetManifest {
@@ -199,3 +223,4 @@ extension DatasetVersionDetail: ResponseEncodable {}
 extension Dataset: ResponseEncodable {}
 extension DatasetVersion: ResponseEncodable {}
 extension RecordPage: ResponseEncodable {}
+extension VersionDiff: ResponseEncodable {}

@@ -178,6 +178,14 @@ enum OpenAPIDocument {
             summary: "The whole version as CSV or JSON Lines, streamed", tag: "data", success: (200, nil),
             query: [QueryParameter(name: "format", description: "csv or jsonl (default)", kind: .enumeration(["csv", "jsonl"]))],
             binaryResponse: true),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/diff",
+            summary: "Records added, removed and changed between two versions, and the labels before and after", tag: "data",
+            success: (200, "VersionDiff"),
+            query: [
+                QueryParameter(name: "from", description: "The older version: a number or 'latest'", kind: .string),
+                QueryParameter(name: "to", description: "The newer version: a number or 'latest'", kind: .string),
+            ]),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", success: (200, nil), authenticated: false),
     ]
 
@@ -392,6 +400,15 @@ enum OpenAPIDocument {
             "RecordPage": object(
                 ["items": ["type": "array", "items": ["type": "object"]], "offset": ["type": "integer"], "total": ["type": "integer"]],
                 required: ["items", "offset", "total"]),
+            "VersionDiff": object(
+                [
+                    "from": ["type": "integer"], "to": ["type": "integer"], "added": ["type": "integer"], "removed": ["type": "integer"],
+                    "changed": ["type": "integer"], "unchanged": ["type": "integer"],
+                    "added_sample": ["type": "array", "items": string], "removed_sample": ["type": "array", "items": string],
+                    "changed_sample": ["type": "array", "items": string],
+                    "class_counts_before": ["type": "object", "additionalProperties": ["type": "integer"]],
+                    "class_counts_after": ["type": "object", "additionalProperties": ["type": "integer"]],
+                ], required: ["from", "to", "added", "removed", "changed", "unchanged"]),
             "AuditPage": object(
                 [
                     "items": ["type": "array", "items": ["$ref": "#/components/schemas/AuditEvent"]],

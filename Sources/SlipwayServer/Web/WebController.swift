@@ -19,7 +19,9 @@ struct WebController: Sendable {
 
     var store: MetadataStore { platform.store }
 
-    func register(on router: Router<AppRequestContext>) {
+    /// Adds the pages to `router`; returns their group (signed-in pages of other areas join it).
+    @discardableResult
+    func register(on router: Router<AppRequestContext>) -> RouterGroup<AppRequestContext> {
         let web = self
         let platform = self.platform
         let group = router.group()
@@ -41,6 +43,7 @@ struct WebController: Sendable {
         group.get("tokens", use: web.tokenPage)
         group.post("tokens", use: web.createToken)
         group.post("tokens/{id}/revoke", use: web.revokeToken)
+        return group
     }
 
     // MARK: Signing in and out

@@ -139,7 +139,8 @@ struct WebSessionTests {
             #expect(bad.text.contains("flash-error") && bad.text.contains("not a valid name"))
             let project = try await browser.send(.post, "/namespaces/team-web/projects", form: ["_csrf": csrf, "name": "detector"])
             #expect(project.status == .seeOther)
-            #expect(try await browser.send(.get, "/namespaces/team-web").text.contains("<td>detector</td>"))
+            #expect(
+                try await browser.send(.get, "/namespaces/team-web").text.contains(#"<a href="/namespaces/team-web/projects/detector">detector</a>"#))
         }
     }
 

@@ -93,6 +93,28 @@ struct DatasetAPITests {
         }
     }
 
+    @Test func diffComparesTwoVersionsRecordByRecord() async throws {
+        try await TestPlatform.withAPI { api in
+            let admin = try await Self.setUp(api)
+            #expect(
+                try await api.request(.post, Self.base, token: admin, json: #"{"name":"d","task_type":"tabular_classification"}"#).status == .created)
+            for text in ["id,x,label\na,1,cat\nb,2,dog\nc,3,dog\n", "id,x,label\na,1,cat\nc,30,dog\nd,4,cat\n"] {
+                let (digest, _) = try await Self.upload(api, text, token: admin)
+                let created = try await api.request(
+                    .post, Self.base + "/d/versions", token: admin,
+                    body: CreateVersionRequest(source: ImportSource(format: .csv, blob: digest, labelColumn: "label", idColumn: "id")))
+                #expect(created.status == .created, "\(created.text)")
+            }
+            let diff = try await api.request(.get, Self.base + "/d/diff?from=1&to=latest", token: admin).json
+            #expect(diff["added"] as? Int == 1 && diff["removed"] as? Int == 1 && diff["changed"] as? Int == 1 && diff["unchanged"] as? Int == 1)
+            #expect(diff["changed_sample"] as? [String] == ["c"])
+            #expect(diff["class_counts_after"] as? [String: Int] == ["cat": 2, "dog": 1])
+            let missing = try await api.request(.get, Self.base + "/d/diff?from=1&to=9", token: admin)
+            #expect(missing.status == .notFound)
+            #expect(try await api.request(.get, Self.base + "/d/diff?from=1", token: admin).status == .badRequest)
+        }
+    }
+
     @Test func anUploadWhoseBytesDoNotMatchTheDigestStoresNothing() async throws {
         try await TestPlatform.withAPI { api in
             let admin = try await Self.setUp(api)

@@ -201,3 +201,27 @@ actor ShardCollector {
 
     func bytes(_ digest: String) -> [UInt8] { blobs[digest] ?? [] }
 }
+
+@Suite("Version diff")
+struct VersionDiffTests {
+    @Test func diffMatchesRecordsByIdAndComparesContentAndLabels() throws {
+        var differ = VersionDiffer(from: 1, to: 2)
+        let old = [
+            DatasetRecord(id: "a", fields: ["x": .integer(1)], annotations: [.imported(label: "cat")]),
+            DatasetRecord(id: "b", fields: ["x": .integer(2)], annotations: [.imported(label: "dog")]),
+            DatasetRecord(id: "c", fields: ["x": .integer(3)], annotations: [.imported(label: "dog")]),
+        ]
+        let new = [
+            DatasetRecord(id: "a", fields: ["x": .integer(1)], annotations: [.imported(label: "cat")]),
+            DatasetRecord(id: "c", fields: ["x": .integer(3)], annotations: [.imported(label: "cat")]),
+            DatasetRecord(id: "d", fields: ["x": .integer(4)], annotations: [.imported(label: "cat")]),
+        ]
+        for record in old { try differ.indexOld(record) }
+        for record in new { try differ.compareNew(record) }
+        let diff = differ.finish()
+        #expect((diff.added, diff.removed, diff.changed, diff.unchanged) == (1, 1, 1, 1))
+        #expect(diff.addedSample == ["d"] && diff.removedSample == ["b"] && diff.changedSample == ["c"])
+        #expect(diff.classCountsBefore == ["cat": 1, "dog": 2])
+        #expect(diff.classCountsAfter == ["cat": 3])
+    }
+}

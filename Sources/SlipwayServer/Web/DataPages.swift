@@ -1,0 +1,256 @@
+import Foundation
+import Hummingbird
+import SlipwayData
+import SlipwayDomain
+import SlipwayStore
+
+/// The web UI of the Data area: a project's datasets, a dataset with its versions and statistics,
+/// a record browser, and the diff between two versions. Access rules are the API's (``DatasetController``).
+struct DataPages: Sendable {
+    let pages: PageRenderer
+    let store: MetadataStore
+    let datasets: DatasetController
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.get("namespaces/{namespace}/projects/{project}", use: projectPage)
+        group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}", use: datasetPage)
+        group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/records", use: recordsPage)
+        group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}/diff", use: diffPage)
+    }
+
+    @Sendable func projectPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (access, project) = try await datasets.project(context, requires: .viewer)
+        let namespace = access.namespace.name.value
+        let rows = try await store.datasets.list(in: project).map {
+            ProjectPage.Row(
+                namespace: namespace, project: project.name.value, name: $0.name.value, task: $0.taskType.rawValue,
+                visibility: $0.visibility.rawValue, latest: $0.latestVersion.map { "v\($0)" } ?? "—", description: $0.description)
+        }
+        return pages.render(
+            "project",
+            ProjectPage(
+                layout: .make(context.caller, section: "/namespaces"), namespace: namespace,
+                project: .init(name: project.name.value, description: project.description), datasets: rows))
+    }
+
+    @Sendable func datasetPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let target = try await datasets.target(context, requires: .viewer)
+        let versions = try await store.datasets.versions(of: target.dataset)
+        let selectedNumber = request.uri.queryParameters["version"].flatMap { Int(String($0)) } ?? target.dataset.latestVersion
+        var selected: DatasetPage.VersionView?
+        if let selectedNumber, let stored = try await store.datasets.version(selectedNumber, of: target.dataset) {
+            selected = .init(try DatasetController.manifest(stored), number: selectedNumber)
+        } else if request.uri.queryParameters["version"] != nil {
+            throw APIError.notFound("dataset '\(target.dataset.name)' has no such version")
+        }
+        let base = Self.base(target)
+        let page = DatasetPage(
+            layout: .make(context.caller, section: "/namespaces"), namespace: target.access.namespace.name.value,
+            project: target.project.name.value, base: base,
+            dataset: .init(
+                name: target.dataset.name.value, task: target.dataset.taskType.rawValue, visibility: target.dataset.visibility.rawValue,
+                description: target.dataset.description),
+            versions: versions.map { version in
+                .init(
+                    number: version.number, state: version.state.rawValue, records: version.recordCount, created: version.createdAt.pageText,
+                    by: version.createdBy, message: version.message, selected: version.number == selectedNumber,
+                    isPrevious: version.number == (selectedNumber ?? 0) - 1)
+            },
+            canDiff: versions.count > 1, version: selected.map { [$0] } ?? [])
+        return pages.render("dataset", page)
+    }
+
+    @Sendable func recordsPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let target = try await datasets.target(context, requires: .viewer)
+        let stored = try await datasets.storedVersion(try context.parameters.require("version"), of: target.dataset)
+        let manifest = try DatasetController.manifest(stored)
+        let pageSize = 50
+        let offset = max(0, request.uri.queryParameters["offset"].flatMap { Int(String($0)) } ?? 0)
+        var rows: [RecordsPage.Row] = []
+        var position = 0
+        let columns = manifest.schema.fields.map(\.name)
+        shards: for shard in manifest.shards {
+            if position + shard.records <= offset {
+                position += shard.records
+                continue
+            }
+            for record in try await ManifestRecords(blobs: datasets.blobs).records(of: shard) {
+                defer { position += 1 }
+                guard position >= offset else { continue }
+                rows.append(
+                    .init(
+                        id: record.id, cells: columns.map { record.fields[$0]?.description ?? "" },
+                        labels: record.annotations.map { annotation in
+                            switch annotation.kind {
+                            case .classLabel: annotation.label ?? ""
+                            case .box: "□ \(annotation.label ?? "")"
+                            case .text: "“\(annotation.text ?? "")”"
+                            }
+                        }))
+                if rows.count == pageSize { break shards }
+            }
+        }
+        let base = Self.base(target)
+        let here = "\(base)/versions/\(stored.version.number)/records"
+        return pages.render(
+            "records",
+            RecordsPage(
+                layout: .make(context.caller, section: "/namespaces"), namespace: target.access.namespace.name.value,
+                project: target.project.name.value, dataset: target.dataset.name.value, base: base, version: stored.version.number,
+                first: rows.isEmpty ? 0 : offset + 1, last: offset + rows.count, total: manifest.recordCount, columns: columns, rows: rows,
+                previous: offset > 0 ? "\(here)?offset=\(max(0, offset - pageSize))" : "",
+                next: offset + rows.count < manifest.recordCount ? "\(here)?offset=\(offset + pageSize)" : ""))
+    }
+
+    @Sendable func diffPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let target = try await datasets.target(context, requires: .viewer)
+        let query = request.uri.queryParameters
+        guard let from = query["from"].map(String.init), let to = query["to"].map(String.init) else {
+            throw APIError.badRequest("invalid_parameter", "choose the two versions to compare")
+        }
+        let diff = try await datasets.diff(
+            from: try await datasets.storedVersion(from, of: target.dataset), to: try await datasets.storedVersion(to, of: target.dataset))
+        let classes = Set(diff.classCountsBefore.keys).union(diff.classCountsAfter.keys).sorted().map { name in
+            let before = diff.classCountsBefore[name] ?? 0
+            let after = diff.classCountsAfter[name] ?? 0
+            return DiffPage.ClassRow(name: name, before: before, after: after, change: after >= before ? "+\(after - before)" : "\(after - before)")
+        }
+        return pages.render(
+            "diff",
+            DiffPage(
+                layout: .make(context.caller, section: "/namespaces"), dataset: target.dataset.name.value, base: Self.base(target),
+                from: diff.from, to: diff.to, added: diff.added, removed: diff.removed, changed: diff.changed, unchanged: diff.unchanged,
+                addedSample: diff.addedSample, removedSample: diff.removedSample, changedSample: diff.changedSample, classes: classes))
+    }
+
+    static func base(_ target: DatasetController.Target) -> String {
+        "/namespaces/\(target.access.namespace.name)/projects/\(target.project.name)/datasets/\(target.dataset.name)"
+    }
+}
+
+struct ProjectPage: Sendable {
+    struct ProjectView: Sendable {
+        var name: String
+        var description: String
+    }
+    struct Row: Sendable {
+        var namespace: String
+        var project: String
+        var name: String
+        var task: String
+        var visibility: String
+        var latest: String
+        var description: String
+    }
+    var layout: LayoutView
+    var namespace: String
+    var project: ProjectView
+    var datasets: [Row]
+}
+
+struct DatasetPage: Sendable {
+    struct DatasetView: Sendable {
+        var name: String
+        var task: String
+        var visibility: String
+        var description: String
+    }
+    struct VersionRow: Sendable {
+        var number: Int
+        var state: String
+        var records: Int
+        var created: String
+        var by: String
+        var message: String
+        var selected: Bool
+        var isPrevious: Bool
+    }
+    struct ClassBar: Sendable {
+        var name: String
+        var count: Int
+        var percent: Int
+    }
+    struct FieldRow: Sendable {
+        var name: String
+        var type: String
+        var count: Int
+        var missing: Int
+        var minimum: String
+        var maximum: String
+        var mean: String
+    }
+    struct VersionView: Sendable {
+        var number: Int
+        var records: Int
+        var hasClasses: Bool
+        var classes: [ClassBar]
+        var fields: [FieldRow]
+
+        init(_ manifest: DatasetManifest, number: Int) {
+            self.number = number
+            records = manifest.recordCount
+            let counts = manifest.statistics.classCounts.sorted { $0.value == $1.value ? $0.key < $1.key : $0.value > $1.value }
+            let largest = max(counts.first?.value ?? 1, 1)
+            classes = counts.map { ClassBar(name: $0.key, count: $0.value, percent: Int((Double($0.value) / Double(largest) * 100).rounded())) }
+            hasClasses = !classes.isEmpty
+            func format(_ value: Double?) -> String { value.map { String(format: "%g", $0) } ?? "" }
+            fields = manifest.schema.fields.map { field in
+                let summary = manifest.statistics.fields[field.name]
+                return FieldRow(
+                    name: field.name, type: field.type.rawValue, count: summary?.count ?? 0, missing: summary?.missing ?? 0,
+                    minimum: format(summary?.minimum), maximum: format(summary?.maximum), mean: format(summary?.mean))
+            }
+        }
+    }
+    var layout: LayoutView
+    var namespace: String
+    var project: String
+    var base: String
+    var dataset: DatasetView
+    var versions: [VersionRow]
+    var canDiff: Bool
+    var version: [VersionView]
+}
+
+struct RecordsPage: Sendable {
+    struct Row: Sendable {
+        var id: String
+        var cells: [String]
+        var labels: [String]
+    }
+    var layout: LayoutView
+    var namespace: String
+    var project: String
+    var dataset: String
+    var base: String
+    var version: Int
+    var first: Int
+    var last: Int
+    var total: Int
+    var columns: [String]
+    var rows: [Row]
+    var previous: String
+    var next: String
+}
+
+struct DiffPage: Sendable {
+    struct ClassRow: Sendable {
+        var name: String
+        var before: Int
+        var after: Int
+        var change: String
+    }
+    var layout: LayoutView
+    var dataset: String
+    var base: String
+    var from: Int
+    var to: Int
+    var added: Int
+    var removed: Int
+    var changed: Int
+    var unchanged: Int
+    var addedSample: [String]
+    var removedSample: [String]
+    var changedSample: [String]
+    var classes: [ClassRow]
+}
