@@ -120,7 +120,9 @@ struct DataPages: Sendable {
             DiffPage(
                 layout: .make(context.caller, section: "/namespaces"), dataset: target.dataset.name.value, base: Self.base(target),
                 from: diff.from, to: diff.to, added: diff.added, removed: diff.removed, changed: diff.changed, unchanged: diff.unchanged,
-                addedSample: diff.addedSample, removedSample: diff.removedSample, changedSample: diff.changedSample, classes: classes))
+                samples: [("Added", diff.addedSample), ("Removed", diff.removedSample), ("Changed", diff.changedSample)]
+                .filter { !$0.1.isEmpty }.map { DiffPage.Sample(kind: $0.0, count: $0.1.count, ids: $0.1) },
+            classes: classes))
     }
 
     static func base(_ target: DatasetController.Target) -> String {
@@ -249,8 +251,11 @@ struct DiffPage: Sendable {
     var removed: Int
     var changed: Int
     var unchanged: Int
-    var addedSample: [String]
-    var removedSample: [String]
-    var changedSample: [String]
+    struct Sample: Sendable {
+        var kind: String
+        var count: Int
+        var ids: [String]
+    }
+    var samples: [Sample]
     var classes: [ClassRow]
 }
