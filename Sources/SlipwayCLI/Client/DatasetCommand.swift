@@ -8,7 +8,10 @@ import SlipwayDomain
 struct DatasetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset", abstract: "Manage datasets and their immutable versions.",
-        subcommands: [List.self, Create.self, Push.self, Versions.self, Show.self, Diff.self, Export.self, Search.self])
+        subcommands: [
+            List.self, Create.self, Push.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
+            Deprecate.self, Archive.self, Delete.self, GC.self,
+        ])
 
     /// `NAMESPACE/PROJECT/DATASET[@VERSION]`.
     struct Path {
@@ -232,6 +235,70 @@ struct DatasetCommand: AsyncParsableCommand {
                             }
                         ).rendered)
                 }
+            }
+        }
+    }
+
+    /// Moves a version to `state`.
+    static func move(_ text: String, to state: VersionState, options: ClientOptions) async throws {
+        let path = try Path(text, allowVersion: true)
+        guard path.version != nil else { throw ValidationError("name the version: NAMESPACE/PROJECT/DATASET@VERSION") }
+        try await runClient {
+            let version = try await options.client().send(
+                .PUT, path.versionAPI + "/state", body: VersionStateRequest(state: state), as: DatasetVersion.self)
+            try options.print(version, headers: ["VERSION", "STATE"], rows: [[String(version.number), version.state.rawValue]])
+        }
+    }
+
+    struct Deprecate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Mark a version deprecated: NAMESPACE/PROJECT/DATASET@VERSION.")
+        @Argument var path: String
+        @OptionGroup var options: ClientOptions
+        func run() async throws { try await DatasetCommand.move(path, to: .deprecated, options: options) }
+    }
+
+    struct Archive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Archive a version: NAMESPACE/PROJECT/DATASET@VERSION.")
+        @Argument var path: String
+        @OptionGroup var options: ClientOptions
+        func run() async throws { try await DatasetCommand.move(path, to: .archived, options: options) }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a version (DATASET@VERSION) or, with --all-versions, the whole dataset.",
+            discussion: "Deleted data is removed by the next garbage collection (slipway dataset gc).")
+        @Argument var path: String
+        @Flag(help: "Delete the dataset with every version.") var allVersions = false
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let parsed = try Path(path, allowVersion: true)
+            if parsed.version != nil {
+                try await DatasetCommand.move(path, to: .deleted, options: options)
+                return
+            }
+            guard allVersions else {
+                throw ValidationError("to delete the whole dataset, add --all-versions; to delete one version, name it (DATASET@VERSION)")
+            }
+            try await runClient {
+                try await options.client().sendIgnoringResponse(.DELETE, parsed.api)
+                print("Deleted dataset \(path).")
+            }
+        }
+    }
+
+    struct GC: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gc", abstract: "Delete blobs no live version references (administrators).")
+        @Option(help: "Keep uploads younger than this many seconds (default 3600).") var graceSeconds: Int?
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            try await runClient {
+                let report = try await options.client().send(
+                    .POST, "/admin/gc", body: GarbageCollectionRequest(graceSeconds: graceSeconds), as: GarbageCollectionReport.self)
+                try options.print(
+                    report, headers: ["DELETED", "FREED", "KEPT (RECENT UPLOADS)"],
+                    rows: [[String(report.deleted), ProgressBar.bytes(report.freedBytes), String(report.keptYoung)]])
             }
         }
     }

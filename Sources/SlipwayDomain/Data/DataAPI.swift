@@ -86,3 +86,28 @@ public struct RecordPage: Codable, Sendable {
         self.total = total
     }
 }
+
+/// `PUT …/versions/{version}/state`: move a version forward in its life.
+public struct VersionStateRequest: Codable, Sendable {
+    public var state: VersionState
+    public init(state: VersionState) { self.state = state }
+}
+
+/// `POST /api/v1/admin/gc`: collect unreferenced blobs.
+public struct GarbageCollectionRequest: Codable, Sendable {
+    /// Uploads younger than this many seconds are kept (default one hour).
+    public var graceSeconds: Int?
+    public init(graceSeconds: Int? = nil) { self.graceSeconds = graceSeconds }
+}
+
+/// What a garbage collection removed.
+public struct GarbageCollectionReport: Codable, Sendable {
+    public var deleted: Int
+    public var freedBytes: Int64
+    public var keptYoung: Int
+    public init(deleted: Int, freedBytes: Int64, keptYoung: Int) {
+        self.deleted = deleted
+        self.freedBytes = freedBytes
+        self.keptYoung = keptYoung
+    }
+}

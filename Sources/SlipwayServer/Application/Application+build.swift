@@ -73,6 +73,8 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
         store: store, blobs: platform.blobs, access: access,
         importer: VersionImporter(blobs: platform.blobs, references: store.blobReferences))
     datasets.register(on: api)
+    GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
+        .register(on: api)
 
     let web = WebController(
         platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes

@@ -27,6 +27,8 @@ struct DatasetController: Sendable {
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/records"), use: records)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/export"), use: export)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/diff"), use: diff)
+        api.put(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/state"), use: setState)
+        api.delete(RouterPath(stringLiteral: Self.base + "/{dataset}"), use: delete)
     }
 
     /// A dataset with the caller's standing, once resolved from the path.
@@ -170,6 +172,24 @@ struct DatasetController: Sendable {
             body: body)
     }
 
+    /// Moves a version forward in its life; maintainers only, since it changes what others may use.
+    @Sendable func setState(_ request: Request, context: AppRequestContext) async throws -> DatasetVersion {
+        let target = try await target(context, requires: .maintainer)
+        let body = try await request.decodeJSON(VersionStateRequest.self, context: context)
+        let text = try context.parameters.require("version")
+        guard let number = text == "latest" ? target.dataset.latestVersion : Int(text) else {
+            throw APIError.notFound("dataset '\(target.dataset.name)' has no version '\(text.prefix(40))'")
+        }
+        return try await store.datasets.setState(body.state, of: number, in: target.dataset, by: target.access.caller.auditActor)
+    }
+
+    /// Deletes the dataset with all its versions (maintainers); its blobs go at the next garbage collection.
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let target = try await target(context, requires: .maintainer)
+        try await store.datasets.delete(target.dataset, by: target.access.caller.auditActor)
+        return Response(status: .noContent)
+    }
+
     /// Records added, removed and changed between versions `from` and `to` (query parameters; numbers or `latest`).
     @Sendable func diff(_ request: Request, context: AppRequestContext) async throws -> VersionDiff {
         let target = try await target(context, requires: .viewer)
@@ -200,6 +220,9 @@ struct DatasetController: Sendable {
         let number = text == "latest" ? dataset.latestVersion : Int(text)
         guard let number, let stored = try await store.datasets.version(number, of: dataset) else {
             throw APIError.notFound("dataset '\(dataset.name)' has no version '\(text.prefix(40))'")
+        }
+        guard stored.version.state != .deleted else {
+            throw APIError(.gone, code: "version_deleted", "version \(number) of '\(dataset.name)' was deleted; its records are no longer available")
         }
         return stored
     }

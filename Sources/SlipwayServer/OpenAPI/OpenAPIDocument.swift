@@ -17,6 +17,8 @@ struct APIOperation: Sendable {
     var query: [QueryParameter] = []
     /// Whether the request body is raw bytes rather than JSON.
     var rawBody = false
+    /// Whether the JSON request body may be left out.
+    var optionalBody = false
     /// Whether the response is raw bytes or text rather than JSON.
     var binaryResponse = false
 }
@@ -186,6 +188,16 @@ enum OpenAPIDocument {
                 QueryParameter(name: "from", description: "The older version: a number or 'latest'", kind: .string),
                 QueryParameter(name: "to", description: "The newer version: a number or 'latest'", kind: .string),
             ]),
+        .init(
+            method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/state",
+            summary: "Move a version forward: deprecated, archived or deleted (maintainer)", tag: "data", request: "VersionStateRequest",
+            success: (200, "DatasetVersion")),
+        .init(
+            method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}",
+            summary: "Delete a dataset and all its versions (maintainer)", tag: "data", success: (204, nil)),
+        .init(
+            method: "post", path: "/admin/gc", summary: "Delete blobs no live version references (administrators)", tag: "data",
+            request: "GarbageCollectionRequest", success: (200, "GarbageCollectionReport"), optionalBody: true),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", success: (200, nil), authenticated: false),
     ]
 
@@ -218,7 +230,9 @@ enum OpenAPIDocument {
                 ]
             }
             if let request = operation.request {
-                entry["requestBody"] = ["required": true, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(request)"]]]]
+                entry["requestBody"] = [
+                    "required": !operation.optionalBody, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(request)"]]],
+                ]
             }
             var responses: [String: Any] = [:]
             var success: [String: Any] = ["description": "Success"]
@@ -409,6 +423,12 @@ enum OpenAPIDocument {
                     "class_counts_before": ["type": "object", "additionalProperties": ["type": "integer"]],
                     "class_counts_after": ["type": "object", "additionalProperties": ["type": "integer"]],
                 ], required: ["from", "to", "added", "removed", "changed", "unchanged"]),
+            "VersionStateRequest": object(
+                ["state": ["type": "string", "enum": ["committed", "deprecated", "archived", "deleted"]]], required: ["state"]),
+            "GarbageCollectionRequest": object(["grace_seconds": ["type": "integer", "minimum": 0, "maximum": 2_592_000]], required: []),
+            "GarbageCollectionReport": object(
+                ["deleted": ["type": "integer"], "freed_bytes": ["type": "integer"], "kept_young": ["type": "integer"]],
+                required: ["deleted", "freed_bytes", "kept_young"]),
             "AuditPage": object(
                 [
                     "items": ["type": "array", "items": ["$ref": "#/components/schemas/AuditEvent"]],

@@ -28,6 +28,11 @@ public protocol DatasetRepository: Sendable {
     func versions(of dataset: Dataset) async throws -> [DatasetVersion]
     /// One version and its manifest.
     func version(_ number: Int, of dataset: Dataset) async throws -> StoredVersion?
+    /// Moves a version forward in its life (committed → deprecated → archived → deleted).
+    /// - Throws: `invalid_transition` when the move goes backwards or leaves a deleted version.
+    func setState(_ state: VersionState, of number: Int, in dataset: Dataset, by actor: AuditActor) async throws -> DatasetVersion
+    /// Deletes the dataset and all its versions; their blobs are released to garbage collection.
+    func delete(_ dataset: Dataset, by actor: AuditActor) async throws
 }
 
 /// Datasets in the SQL database.
@@ -154,9 +159,53 @@ public struct SQLDatasetRepository: DatasetRepository {
         }
     }
 
+    public func setState(_ state: VersionState, of number: Int, in dataset: Dataset, by actor: AuditActor) async throws -> DatasetVersion {
+        try await database.write { db in
+            guard
+                let row = try await db.select().columns("dataset_id", "number", "state", "message", "record_count", "created_at", "created_by")
+                    .from("dataset_versions").where("dataset_id", .equal, dataset.id.uuidString).where("number", .equal, Int64(number))
+                    .first(decoding: VersionRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { throw StoreError.notFound("version", "\(dataset.name)@\(number)") }
+            var version = row.version()
+            let order: [VersionState] = [.committed, .deprecated, .archived, .deleted]
+            guard version.state != .deleted, order.firstIndex(of: state)! >= order.firstIndex(of: version.state)! else {
+                throw StoreError.conflict(
+                    code: "invalid_transition",
+                    "version \(number) is \(version.state.rawValue); a version only moves forward (committed → deprecated → archived → deleted)")
+            }
+            guard state != version.state else { return version }
+            try await db.update("dataset_versions").set("state", to: state.rawValue)
+                .where("dataset_id", .equal, dataset.id.uuidString).where("number", .equal, Int64(number)).run()
+            try await db.recordAudit(
+                actor, "dataset.version.\(state.rawValue)", targetType: "dataset_version", target: "\(dataset.name)@\(number)",
+                namespaceID: dataset.namespaceID, details: ["previous_state": version.state.rawValue])
+            version.state = state
+            return version
+        }
+    }
+
+    public func delete(_ dataset: Dataset, by actor: AuditActor) async throws {
+        try await database.write { db in
+            try await db.raw(
+                """
+                DELETE FROM blob_references WHERE owner_type = 'dataset_version'
+                AND owner_id IN (SELECT id FROM dataset_versions WHERE dataset_id = \(bind: dataset.id.uuidString))
+                """
+            ).run()
+            try await db.delete(from: "dataset_versions").where("dataset_id", .equal, dataset.id.uuidString).run()
+            try await db.delete(from: "datasets").where("id", .equal, dataset.id.uuidString).run()
+            try await db.recordAudit(
+                actor, "dataset.delete", targetType: "dataset", target: dataset.name.value, namespaceID: dataset.namespaceID)
+        }
+    }
+
     private static func select(_ db: any SQLDatabase) -> SQLSelectBuilder {
         db.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("d")))
-            .column(SQLAlias(SQLRaw("(SELECT MAX(number) FROM dataset_versions v WHERE v.dataset_id = d.id)"), as: SQLIdentifier("latest_version")))
+            .column(
+                SQLAlias(
+                    SQLRaw("(SELECT MAX(number) FROM dataset_versions v WHERE v.dataset_id = d.id AND v.state <> 'deleted')"),
+                    as: SQLIdentifier("latest_version"))
+            )
             .from(SQLAlias(SQLIdentifier("datasets"), as: SQLIdentifier("d")))
     }
 }
