@@ -3,7 +3,6 @@ exported records conform to the documented JSON Schema."""
 
 import csv
 import hashlib
-import io
 import json
 import random
 from pathlib import Path
@@ -125,3 +124,62 @@ def test_records_with_files_and_boxes_round_trip_and_match_the_schema(server, ap
     assert api.put(f"/namespaces/vision/blobs/{orphan_digest}", data=orphan_lines).status_code == 201
     refused = api.post(base + "/boxes/versions", json={"source": {"format": "jsonl", "blob": orphan_digest}})
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "blob_missing"
+
+
+def png(width: int, height: int, seed: int) -> bytes:
+    """A valid RGB PNG of the given size, made here with zlib (no imaging library needed)."""
+    import struct
+    import zlib
+    rng = random.Random(seed)
+    raw = b"".join(b"\x00" + bytes(rng.randrange(256) for _ in range(width * 3)) for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_cli_pushes_an_image_folder_with_classes_sizes_and_deduplicated_uploads(server, slipway_bin, tmp_path, api):
+    home = tmp_path / "home"
+    home.mkdir()
+    assert run(slipway_bin, home, "login", "--url", server.url, "--username", "admin", "--password-stdin",
+               stdin=server.admin_password + "\n").returncode == 0
+    for command in (["namespace", "create", "zoo"], ["project", "create", "zoo/pets"],
+                    ["dataset", "create", "zoo/pets/animals", "--task", "image_classification"]):
+        assert run(slipway_bin, home, *command).returncode == 0
+    folder = tmp_path / "animals"
+    images = {}
+    for label, count in (("cats", 3), ("dogs", 2)):
+        (folder / label).mkdir(parents=True)
+        for index in range(count):
+            data = png(8 + index, 6 + index, seed=hash((label, index)) % 1000)
+            (folder / label / f"{index:03}.png").write_bytes(data)
+            images[f"{label}/{index:03}"] = data
+    (folder / "dogs" / "same-as-cat.png").write_bytes(images["cats/000"])  # identical bytes, stored once
+    (folder / "README.txt").write_text("not an image")
+
+    pushed = run(slipway_bin, home, "dataset", "push", "zoo/pets/animals", str(folder), "--output", "json")
+    assert pushed.returncode == 0, pushed.stderr
+    detail = json.loads(pushed.stdout)
+    assert detail["manifest"]["record_count"] == 6
+    statistics = detail["manifest"]["statistics"]
+    assert statistics["class_counts"] == {"cats": 3, "dogs": 3}
+    assert statistics["files"] == 6
+    assert statistics["fields"]["width"]["minimum"] == 8 and statistics["fields"]["width"]["maximum"] == 10
+    assert "skipping 1 files" in pushed.stderr
+
+    before = blob_files(server)
+    assert len([name for name in before if name in {hashlib.sha256(d).hexdigest() for d in images.values()}]) == 5
+    again = run(slipway_bin, home, "dataset", "push", "zoo/pets/animals", str(folder))
+    assert again.returncode == 0, again.stderr
+    assert "nothing to upload" in again.stderr
+    assert blob_files(server) == before
+
+    records = api.get("/namespaces/zoo/projects/pets/datasets/animals/versions/1/records?limit=10").json()["items"]
+    cat = next(r for r in records if r["id"] == "cats/001")
+    assert cat["fields"] == {"width": 9, "height": 7}
+    assert cat["annotations"][0]["label"] == "cats"
+    jsonschema.validate(cat, RECORD_SCHEMA)
+    blob = api.get(f"/namespaces/zoo/blobs/{cat['file']['sha256']}")
+    assert blob.content == images["cats/001"]

@@ -105,10 +105,13 @@ struct DatasetCommand: AsyncParsableCommand {
 
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import a CSV or JSON Lines file as the dataset's next version.",
-            discussion: "Only bytes the server lacks are sent: pushing an unchanged file uploads nothing.")
+            abstract: "Import a CSV or JSON Lines file, or an image folder, as the dataset's next version.",
+            discussion: """
+                An image folder holds one sub-folder per class (cats/001.png is a cat), or images directly for unlabeled data.
+                Only bytes the server lacks are sent: pushing unchanged data uploads nothing.
+                """)
         @Argument(help: "NAMESPACE/PROJECT/DATASET") var path: String
-        @Argument(help: "A .csv or .jsonl file.") var file: String
+        @Argument(help: "A .csv or .jsonl file, or an image folder.") var file: String
         @Option(help: "csv or jsonl (default: from the file's extension).") var format: String?
         @Option(help: "The column (CSV) or key (JSON Lines) holding class labels.") var labelColumn: String?
         @Option(help: "The column or key holding record ids.") var idColumn: String?
@@ -119,10 +122,8 @@ struct DatasetCommand: AsyncParsableCommand {
 
         func run() async throws {
             let path = try Path(path)
-            let extensionFormat = URL(fileURLWithPath: file).pathExtension.lowercased() == "csv" ? DataFormat.csv : .jsonl
-            guard let format = format.map({ DataFormat(rawValue: $0) }) ?? extensionFormat else {
-                throw ValidationError("--format must be csv or jsonl")
-            }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else { throw ValidationError("cannot read \(file)") }
             var fieldTypes: [String: FieldType] = [:]
             for entry in types {
                 let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
@@ -131,16 +132,32 @@ struct DatasetCommand: AsyncParsableCommand {
                 }
                 fieldTypes[parts[0]] = type
             }
-            guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("cannot read \(file)") }
             try await runClient {
                 let client = try options.client()
-                let digest = try FileDigest.of(path: file)
+                var upload = file
+                var format: DataFormat
+                if isDirectory.boolValue {
+                    // An image folder: images are uploaded here, and their records imported as JSON Lines.
+                    upload = try await ImageFolderPush(client: client, namespace: path.namespace).prepare(directory: file)
+                    format = .jsonl
+                } else {
+                    let fromExtension = URL(fileURLWithPath: file).pathExtension.lowercased() == "csv" ? DataFormat.csv : .jsonl
+                    guard let chosen = self.format.map({ DataFormat(rawValue: $0) }) ?? fromExtension else {
+                        throw CLIError("--format must be csv or jsonl")
+                    }
+                    format = chosen
+                }
+                defer { if upload != file { try? FileManager.default.removeItem(atPath: upload) } }
+                let digest = try FileDigest.of(path: upload)
                 if try await client.missingBlobs([digest.sha256], namespace: path.namespace).isEmpty {
                     FileHandle.standardError.write(
-                        Data("\(file): already on the server (\(ProgressBar.bytes(digest.size))), nothing to upload\n".utf8))
+                        Data(
+                            "\(isDirectory.boolValue ? "the record list" : file): already on the server (\(ProgressBar.bytes(digest.size))), nothing to upload\n"
+                                .utf8))
                 } else {
-                    let bar = ProgressBar(label: "uploading \(URL(fileURLWithPath: file).lastPathComponent)", total: digest.size)
-                    _ = try await client.uploadBlob(path: file, digest: digest, namespace: path.namespace) { bar.update($0) }
+                    let bar = ProgressBar(
+                        label: "uploading \(isDirectory.boolValue ? "records" : URL(fileURLWithPath: file).lastPathComponent)", total: digest.size)
+                    _ = try await client.uploadBlob(path: upload, digest: digest, namespace: path.namespace) { bar.update($0) }
                     bar.finish()
                 }
                 let source = ImportSource(

@@ -225,3 +225,22 @@ struct VersionDiffTests {
         #expect(diff.classCountsAfter == ["cat": 3])
     }
 }
+
+@Suite("Image dimensions")
+struct ImageDimensionsTests {
+    @Test func readsPNGGIFAndJPEGHeaders() {
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8)
+        png += [0, 0, 2, 128, 0, 0, 1, 224]  // 640 × 480
+        #expect(ImageDimensions.of(png)! == (640, 480))
+        let gif: [UInt8] = Array("GIF89a".utf8) + [0x20, 0x03, 0x58, 0x02]  // 800 × 600
+        #expect(ImageDimensions.of(gif)! == (800, 600))
+        // SOI, an APP0 segment of 16 bytes, then SOF0 with height 300 and width 400.
+        let jpeg: [UInt8] =
+            [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10] + Array(repeating: 0, count: 14)
+            + [0xFF, 0xC0, 0x00, 0x11, 0x08, 0x01, 0x2C, 0x01, 0x90, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        #expect(ImageDimensions.of(jpeg)! == (400, 300))
+        #expect(ImageDimensions.of(Array("not an image".utf8)) == nil)
+        #expect(MediaTypes.image(forFileNamed: "cats/a.JPG") == "image/jpeg")
+        #expect(MediaTypes.image(forFileNamed: "notes.txt") == nil)
+    }
+}
