@@ -183,3 +183,14 @@ def test_cli_pushes_an_image_folder_with_classes_sizes_and_deduplicated_uploads(
     jsonschema.validate(cat, RECORD_SCHEMA)
     blob = api.get(f"/namespaces/zoo/blobs/{cat['file']['sha256']}")
     assert blob.content == images["cats/001"]
+
+    # Pull it into a folder a training job reads: records plus every file at its original path.
+    target = tmp_path / "pulled"
+    pulled = run(slipway_bin, home, "dataset", "pull", "zoo/pets/animals@1", str(target))
+    assert pulled.returncode == 0, pulled.stderr
+    assert len((target / "records.jsonl").read_text().splitlines()) == 6
+    for name, data in images.items():
+        assert (target / "files" / f"{name}.png").read_bytes() == data
+    assert (target / "files" / "dogs" / "same-as-cat.png").read_bytes() == images["cats/000"]
+    again = run(slipway_bin, home, "dataset", "pull", "zoo/pets/animals@1", str(target))
+    assert again.returncode == 0 and "downloading" not in again.stderr, "files already present are not fetched again"

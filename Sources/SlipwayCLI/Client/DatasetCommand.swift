@@ -9,7 +9,7 @@ struct DatasetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset", abstract: "Manage datasets and their immutable versions.",
         subcommands: [
-            List.self, Create.self, Push.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
+            List.self, Create.self, Push.self, Pull.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
             Deprecate.self, Archive.self, Delete.self, GC.self,
         ])
 
@@ -166,6 +166,65 @@ struct DatasetCommand: AsyncParsableCommand {
                 let detail = try await client.send(
                     .POST, path.api + "/versions", body: CreateVersionRequest(source: source, message: message), as: DatasetVersionDetail.self)
                 try options.print(detail, headers: ["VERSION", "RECORDS", "CLASSES", "FIELDS"], rows: [detail.row])
+            }
+        }
+    }
+
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download a version into a folder a training job can read: NAMESPACE/PROJECT/DATASET[@VERSION] FOLDER.",
+            discussion: """
+                Writes FOLDER/records.jsonl (every record), FOLDER/data.csv for tables, and each record's file under FOLDER/files/
+                at its original path. Files already there with the right content are not downloaded again.
+                """)
+        @Argument var path: String
+        @Argument var folder: String
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let path = try Path(path, allowVersion: true)
+            try await runClient {
+                let client = try options.client()
+                let root = URL(fileURLWithPath: folder)
+                try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+                let detail = try await client.send(.GET, path.versionAPI, as: DatasetVersionDetail.self)
+                let versionAPI = path.api + "/versions/\(detail.version.number)"
+                let recordsFile = root.appendingPathComponent("records.jsonl").path
+                try await client.download(versionAPI + "/export?format=jsonl", to: recordsFile)
+                if detail.manifest.statistics.files == 0 {
+                    try await client.download(versionAPI + "/export?format=csv", to: root.appendingPathComponent("data.csv").path)
+                }
+                var files: [RecordFile] = []
+                let decoder = APICoding.decoder()
+                let text = try String(contentsOfFile: recordsFile, encoding: .utf8)
+                for line in text.split(separator: "\n") {
+                    if let file = try decoder.decode(DatasetRecord.self, from: Data(line.utf8)).file { files.append(file) }
+                }
+                var needed: [RecordFile] = []
+                for file in files {
+                    guard !file.path.split(separator: "/").contains(".."), !file.path.hasPrefix("/") else {
+                        throw CLIError("the version names a file outside the folder (\(file.path)); refusing to write it")
+                    }
+                    let target = root.appendingPathComponent("files/" + file.path).path
+                    if FileManager.default.fileExists(atPath: target), (try? FileDigest.of(path: target).sha256) == file.sha256 { continue }
+                    needed.append(file)
+                }
+                let bar = ProgressBar(label: "downloading \(needed.count) of \(files.count) files", total: needed.reduce(0) { $0 + $1.size })
+                let received = SentBytes()
+                for file in needed {
+                    let target = root.appendingPathComponent("files/" + file.path)
+                    try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    let this = SentBytes()
+                    try await client.download("/namespaces/\(SlipwayAPIClient.segment(path.namespace))/blobs/\(file.sha256)", to: target.path) {
+                        bar.update(received.add(this.advance(to: $0)))
+                    }
+                    guard try FileDigest.of(path: target.path).sha256 == file.sha256 else {
+                        try? FileManager.default.removeItem(at: target)
+                        throw CLIError("\(file.path) arrived damaged (its SHA-256 differs); run the pull again")
+                    }
+                }
+                if !needed.isEmpty { bar.finish() }
+                print("Pulled version \(detail.version.number): \(detail.manifest.recordCount) records, \(files.count) files, into \(folder).")
             }
         }
     }
