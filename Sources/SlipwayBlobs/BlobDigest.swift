@@ -19,14 +19,25 @@ public struct BlobDigest: Hashable, Sendable, Codable, Comparable, CustomStringC
         self.init(finalizing: SHA256.hash(data: bytes))
     }
 
+    /// The digest a finished hash computed.
     init(finalizing digest: SHA256.Digest) {
-        self.hex = digest.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        self.hex = String(unsafeUninitializedCapacity: 64) { text in
+            var index = 0
+            for byte in digest {
+                text[index] = digits[Int(byte >> 4)]
+                text[index + 1] = digits[Int(byte & 0x0f)]
+                index += 2
+            }
+            return index
+        }
     }
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let digest = BlobDigest(hex: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a SHA-256 hex digest"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "'\(text.prefix(80))' is not a SHA-256 hex digest"))
         }
         self = digest
     }
@@ -39,29 +50,4 @@ public struct BlobDigest: Hashable, Sendable, Codable, Comparable, CustomStringC
     public var description: String { "sha256:\(hex)" }
 
     public static func < (lhs: BlobDigest, rhs: BlobDigest) -> Bool { lhs.hex < rhs.hex }
-}
-
-/// What a store knows of one blob.
-public struct BlobInfo: Hashable, Sendable, Codable {
-    /// The blob's name.
-    public var digest: BlobDigest
-    /// Its length in bytes.
-    public var size: Int64
-
-    public init(digest: BlobDigest, size: Int64) {
-        self.digest = digest
-        self.size = size
-    }
-}
-
-/// What a garbage collection removed.
-public struct BlobCollectionReport: Sendable, Equatable {
-    /// Blobs deleted because nothing referenced them.
-    public var deleted: [BlobDigest] = []
-    /// Bytes freed.
-    public var freedBytes: Int64 = 0
-    /// Unreferenced blobs kept because they are younger than the grace period (an upload may be about to reference them).
-    public var keptYoung: Int = 0
-
-    public init() {}
 }

@@ -1,12 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import NIOPosix
 
 /// A ``BlobStore`` in a local directory: the embedded default, under the data directory.
 ///
@@ -15,190 +10,175 @@ import NIOCore
 /// place only when the digest matches; storing content that exists already writes no new file. Two
 /// writers of the same content may race: both succeed and one intact copy remains.
 ///
-/// File I/O is blocking and runs on the task that calls the store (Swift's cooperative pool), never on
-/// an event loop.
+/// Every blocking file operation (open, write, read, fsync, rename, stat, directory walks) runs on a
+/// `NIOThreadPool`, never on an event loop or a thread of Swift's cooperative pool; hashing runs on the caller's task.
+///
+/// Storing, deleting and collecting one digest are serialised inside this value (and its copies); open one
+/// store per directory in a process.
 public struct FileBlobStore: BlobStore {
     /// The store's directory.
     public let root: URL
+    /// Temporary files older than this are left by writers that died, and are removed on open and on collection.
+    public static let staleTemporaryFileAge: TimeInterval = 86_400
+    /// Bytes gathered from small incoming chunks before one write.
+    static let writeBatchSize = 1 << 20
+
+    let threadPool: NIOThreadPool
     private let locks = DigestLocks()
 
     /// Opens (creating if needed) the store at `root`, removing temporary files left by writers that died
-    /// more than a day ago.
-    public init(root: URL) throws {
+    /// more than ``staleTemporaryFileAge`` ago.
+    /// - Parameter threadPool: where the store's blocking file operations run.
+    public init(root: URL, threadPool: NIOThreadPool = .singleton) throws {
         self.root = root.standardizedFileURL
-        try FileManager.default.createDirectory(at: blobsFolder, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: temporaryFolder, withIntermediateDirectories: true)
-        removeStaleTemporaryFiles(olderThan: 86_400)
+        self.threadPool = threadPool
+        do {
+            try FileManager.default.createDirectory(atPath: blobsFolder, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: temporaryFolder, withIntermediateDirectories: true)
+        } catch {
+            throw BlobStoreError.io("cannot create the blob store at \(self.root.path): \(error)")
+        }
+        Self.removeTemporaryFiles(in: temporaryFolder, olderThan: Self.staleTemporaryFileAge)
     }
 
-    private var blobsFolder: URL { root.appendingPathComponent("sha256", isDirectory: true) }
-    private var temporaryFolder: URL { root.appendingPathComponent("tmp", isDirectory: true) }
+    var blobsFolder: String { root.path + "/sha256" }
+    var temporaryFolder: String { root.path + "/tmp" }
 
     /// Where the blob with `digest` lives.
     public func path(of digest: BlobDigest) -> String {
         let hex = digest.hex
-        return blobsFolder.path + "/" + hex.prefix(2) + "/" + hex.dropFirst(2).prefix(2) + "/" + hex
+        return blobsFolder + "/" + hex.prefix(2) + "/" + hex.dropFirst(2).prefix(2) + "/" + hex
     }
 
     public func put(_ chunks: some AsyncSequence<ByteBuffer, any Error>, expected: BlobDigest?) async throws -> BlobInfo {
-        let temporary = temporaryFolder.path + "/" + UUID().uuidString + ".part"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw BlobStoreError.io("cannot create \(temporary): \(Self.errorText())") }
+        let temporary = temporaryFolder + "/" + UUID().uuidString + ".part"
+        let descriptor = try await threadPool.runIfActive { try BlobFileIO.createExclusive(temporary) }
         var hasher = SHA256()
         var size: Int64 = 0
         do {
-            defer { close(descriptor) }
+            var pending = ByteBuffer()
             for try await chunk in chunks {
-                try chunk.withUnsafeReadableBytes { bytes in
-                    hasher.update(bufferPointer: bytes)
-                    try Self.writeAll(descriptor, bytes)
-                }
+                chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                 size += Int64(chunk.readableBytes)
+                if pending.readableBytes == 0 && chunk.readableBytes >= Self.writeBatchSize {
+                    try await threadPool.runIfActive { try BlobFileIO.writeAll(descriptor, chunk) }
+                    continue
+                }
+                pending.writeImmutableBuffer(chunk)
+                if pending.readableBytes >= Self.writeBatchSize {
+                    let batch = pending
+                    try await threadPool.runIfActive { try BlobFileIO.writeAll(descriptor, batch) }
+                    pending.clear()
+                }
             }
-            guard fsync(descriptor) == 0 else { throw BlobStoreError.io("cannot flush \(temporary): \(Self.errorText())") }
+            let rest = pending
+            try await threadPool.runIfActive {
+                try BlobFileIO.writeAll(descriptor, rest)
+                try BlobFileIO.flush(descriptor, path: temporary)
+            }
         } catch {
-            unlink(temporary)
+            BlobFileIO.close(descriptor)
+            BlobFileIO.remove(temporary)
             throw error
         }
+        BlobFileIO.close(descriptor)
+
         let digest = BlobDigest(finalizing: hasher.finalize())
         if let expected, expected != digest {
-            unlink(temporary)
+            BlobFileIO.remove(temporary)
             throw BlobStoreError.digestMismatch(expected: expected, actual: digest)
         }
-        let destination = path(of: digest)
+        let (destination, storedSize) = (path(of: digest), size)
         try await locks.withLock(digest) {
-            if FileManager.default.fileExists(atPath: destination) {
-                // Already stored: keep the existing copy, and mark it fresh so a collection running now spares it.
-                unlink(temporary)
-                utime(destination, nil)
-                return
-            }
-            try FileManager.default.createDirectory(
-                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard rename(temporary, destination) == 0 else {
-                let message = Self.errorText()
-                unlink(temporary)
-                throw BlobStoreError.io("cannot move the blob into place: \(message)")
-            }
+            try await threadPool.runIfActive { try Self.place(temporary, at: destination, size: storedSize) }
         }
         return BlobInfo(digest: digest, size: size)
     }
 
+    /// Moves a verified temporary file to `destination`, or keeps the intact copy already there.
+    private static func place(_ temporary: String, at destination: String, size: Int64) throws {
+        if let existing = BlobFileIO.status(destination), existing.isRegularFile, existing.size == size {
+            // Already stored: keep the existing copy, and mark it fresh so a collection running now spares it.
+            BlobFileIO.remove(temporary)
+            BlobFileIO.touch(destination)
+            return
+        }
+        let folder = String(destination[..<destination.lastIndex(of: "/")!])
+        do {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw BlobStoreError.io("cannot create \(folder): \(error)")
+            }
+            try BlobFileIO.move(temporary, to: destination)
+        } catch {
+            BlobFileIO.remove(temporary)
+            throw error
+        }
+        BlobFileIO.flushDirectory(folder)
+    }
+
     public func info(_ digest: BlobDigest) async throws -> BlobInfo? {
-        var status = stat()
-        guard stat(path(of: digest), &status) == 0 else { return nil }
-        return BlobInfo(digest: digest, size: Int64(status.st_size))
+        let path = path(of: digest)
+        guard let status = try await threadPool.runIfActive({ BlobFileIO.status(path) }), status.isRegularFile else { return nil }
+        return BlobInfo(digest: digest, size: status.size)
     }
 
     public func read(_ digest: BlobDigest, chunkSize: Int) async throws -> BlobChunks {
-        let path = path(of: digest)
-        guard FileManager.default.fileExists(atPath: path) else { throw BlobStoreError.notFound(digest) }
+        guard try await info(digest) != nil else { throw BlobStoreError.notFound(digest) }
+        let (path, threadPool) = (path(of: digest), threadPool)
         return BlobChunks {
-            do {
-                return try FileChunkSource(path: path, chunkSize: chunkSize)
-            } catch {
+            guard let source = try FileChunkSource(path: path, chunkSize: chunkSize, threadPool: threadPool) else {
                 throw BlobStoreError.notFound(digest)
             }
+            return source
         }
     }
 
     @discardableResult
     public func delete(_ digest: BlobDigest) async throws -> Bool {
-        try await locks.withLock(digest) { unlink(path(of: digest)) == 0 }
-    }
-
-    public func list() -> AsyncThrowingStream<BlobInfo, any Error> {
-        let folder = blobsFolder
-        return AsyncThrowingStream { continuation in
-            let walker = Task {
-                let keys: [URLResourceKey] = [.fileSizeKey, .isRegularFileKey]
-                guard let enumerator = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: keys) else {
-                    continuation.finish()
-                    return
-                }
-                while let url = enumerator.nextObject() as? URL {
-                    if Task.isCancelled { break }
-                    guard let digest = BlobDigest(hex: url.lastPathComponent),
-                        let values = try? url.resourceValues(forKeys: Set(keys)), values.isRegularFile == true
-                    else { continue }
-                    continuation.yield(BlobInfo(digest: digest, size: Int64(values.fileSize ?? 0)))
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in walker.cancel() }
-        }
+        let path = path(of: digest)
+        return try await locks.withLock(digest) { try await threadPool.runIfActive { BlobFileIO.remove(path) } }
     }
 
     public func collectGarbage(
         grace: Duration, isReferenced: @Sendable (BlobDigest) async throws -> Bool
     ) async throws -> BlobCollectionReport {
+        enum Outcome: Sendable { case deleted, young, gone }
         var report = BlobCollectionReport()
         let graceSeconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         for try await blob in list() {
             if try await isReferenced(blob.digest) { continue }
             let path = path(of: blob.digest)
-            let deleted = try await locks.withLock(blob.digest) { () -> Bool in
+            let outcome = try await locks.withLock(blob.digest) {
                 // Checked under the lock: a writer that stored or re-stored this content just now refreshed its time.
-                var status = stat()
-                guard stat(path, &status) == 0 else { return false }
-                let age = Date().timeIntervalSince1970 - Double(status.st_mtim.tv_sec)
-                guard age >= graceSeconds else { return false }
-                return unlink(path) == 0
+                try await threadPool.runIfActive { () -> Outcome in
+                    guard let status = BlobFileIO.status(path) else { return .gone }
+                    guard Date().timeIntervalSince1970 - status.modified >= graceSeconds else { return .young }
+                    return BlobFileIO.remove(path) ? .deleted : .gone
+                }
             }
-            if deleted {
+            switch outcome {
+            case .deleted:
                 report.deleted.append(blob.digest)
                 report.freedBytes += blob.size
-            } else {
-                report.keptYoung += 1
+            case .young: report.keptYoung += 1
+            case .gone: break
             }
         }
-        removeStaleTemporaryFiles(olderThan: 86_400)
+        let temporaryFolder = temporaryFolder
+        try await threadPool.runIfActive { Self.removeTemporaryFiles(in: temporaryFolder, olderThan: Self.staleTemporaryFileAge) }
         return report
     }
 
-    private func removeStaleTemporaryFiles(olderThan seconds: TimeInterval) {
-        let cutoff = Date().addingTimeInterval(-seconds)
-        let files =
-            (try? FileManager.default.contentsOfDirectory(at: temporaryFolder, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
-        for file in files {
-            if let modified = try? file.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate, modified < cutoff {
-                try? FileManager.default.removeItem(at: file)
+    /// Removes the temporary files in `folder` last written more than `age` seconds ago.
+    private static func removeTemporaryFiles(in folder: String, olderThan age: TimeInterval) {
+        let cutoff = Date().timeIntervalSince1970 - age
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            let path = folder + "/" + name
+            if let status = BlobFileIO.status(path), status.modified < cutoff {
+                BlobFileIO.remove(path)
             }
         }
-    }
-
-    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw BlobStoreError.io("write failed: \(errorText())")
-            }
-            offset += written
-        }
-    }
-
-    private static func errorText() -> String { String(cString: strerror(errno)) }
-}
-
-/// Serialises work on one digest inside this process: storing, deleting and collecting the same blob.
-actor DigestLocks {
-    private var held: Set<BlobDigest> = []
-    private var waiters: [BlobDigest: [CheckedContinuation<Void, Never>]] = [:]
-
-    func withLock<T: Sendable>(_ digest: BlobDigest, _ body: @Sendable () async throws -> T) async throws -> T {
-        while held.contains(digest) {
-            await withCheckedContinuation { waiters[digest, default: []].append($0) }
-        }
-        held.insert(digest)
-        defer {
-            held.remove(digest)
-            if var queue = waiters[digest], !queue.isEmpty {
-                queue.removeFirst().resume()
-                waiters[digest] = queue.isEmpty ? nil : queue
-            }
-        }
-        return try await body()
     }
 }

@@ -50,11 +50,26 @@ struct FileBlobStoreTests {
         func makeAsyncIterator() -> AsyncIterator { AsyncIterator(count: count, size: size) }
     }
 
+    /// The hex digest computed separately from the store, with swift-crypto directly.
+    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+
+    /// Every blob the store lists.
+    static func listed(_ store: FileBlobStore) async throws -> [BlobInfo] {
+        var blobs: [BlobInfo] = []
+        for try await blob in store.list() { blobs.append(blob) }
+        return blobs
+    }
+
+    /// The files in the store's temporary folder.
+    static func temporaryFiles(_ store: FileBlobStore) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path)
+    }
+
     @Test func storedBytesReadBackIdenticalUnderTheirSHA256() async throws {
         try await withStore { store async throws in
             let bytes = Array("hello, slipway".utf8)
             let info = try await store.put(bytes: bytes)
-            #expect(info.digest.hex == SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
+            #expect(info.digest.hex == Self.hex(SHA256.hash(data: bytes)))
             #expect(info.size == Int64(bytes.count))
             #expect(try await store.bytes(info.digest) == bytes)
             #expect(try await store.info(info.digest) == info)
@@ -66,9 +81,7 @@ struct FileBlobStoreTests {
             let first = try await store.put(bytes: Array(repeating: 1, count: 1000))
             let second = try await store.put(bytes: Array(repeating: 1, count: 1000))
             #expect(first == second)
-            var listed: [BlobInfo] = []
-            for try await blob in store.list() { listed.append(blob) }
-            #expect(listed == [first])
+            #expect(try await Self.listed(store) == [first])
         }
     }
 
@@ -80,8 +93,8 @@ struct FileBlobStoreTests {
             }
             #expect(try await store.info(BlobDigest(of: Array("content".utf8))) == nil)
             #expect(try await store.info(wrong) == nil)
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path)
-            #expect(leftovers.isEmpty)
+            #expect(try Self.temporaryFiles(store).isEmpty)
+            #expect(try await Self.listed(store).isEmpty)
         }
     }
 
@@ -101,10 +114,8 @@ struct FileBlobStoreTests {
         }
         try await withStore { store async throws in
             await #expect(throws: Interrupted.self) { try await store.put(FailingChunks(), expected: nil) }
-            var count = 0
-            for try await _ in store.list() { count += 1 }
-            #expect(count == 0)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path).isEmpty)
+            #expect(try await Self.listed(store).isEmpty)
+            #expect(try Self.temporaryFiles(store).isEmpty)
         }
     }
 
@@ -114,7 +125,7 @@ struct FileBlobStoreTests {
             let chunks = GeneratedChunks(count: 64, size: 1 << 20)
             var hasher = SHA256()
             for try await chunk in chunks { chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
-            let expected = BlobDigest(hex: hasher.finalize().map { String(format: "%02x", $0) }.joined())!
+            let expected = BlobDigest(hex: Self.hex(hasher.finalize()))!
 
             let info = try await store.put(chunks, expected: expected)
             #expect(info.digest == expected)
@@ -127,7 +138,7 @@ struct FileBlobStoreTests {
                 chunk.withUnsafeReadableBytes { rehash.update(bufferPointer: $0) }
             }
             #expect(sizes == Array(repeating: 4 << 20, count: 16))
-            #expect(rehash.finalize().map { String(format: "%02x", $0) }.joined() == expected.hex)
+            #expect(Self.hex(rehash.finalize()) == expected.hex)
         }
     }
 
@@ -145,17 +156,131 @@ struct FileBlobStoreTests {
             for try await chunk in try await store.read(digest, chunkSize: 1 << 20) {
                 chunk.withUnsafeReadableBytes { rehash.update(bufferPointer: $0) }
             }
-            #expect(rehash.finalize().map { String(format: "%02x", $0) }.joined() == digest.hex)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path).isEmpty)
+            #expect(Self.hex(rehash.finalize()) == digest.hex)
+            #expect(try Self.temporaryFiles(store).isEmpty)
+            #expect(try await Self.listed(store).count == 1)
         }
     }
 
     @Test(arguments: [
-        "../etc/passwd", "ABCDEF" + String(repeating: "0", count: 58), String(repeating: "a", count: 63),
-        String(repeating: "a", count: 65), String(repeating: "g", count: 64), "",
+        "../etc/passwd", "ABCDEF" + String(repeating: "0", count: 58), String(repeating: "A", count: 64),
+        String(repeating: "a", count: 63), String(repeating: "a", count: 65), String(repeating: "g", count: 64), "",
+        "../../" + String(repeating: "a", count: 58), "sha256:" + String(repeating: "a", count: 64), " " + String(repeating: "a", count: 63),
     ])
-    func digestsOtherThan64LowercaseHexDigitsAreRejected(text: String) {
+    func digestsOtherThan64LowercaseHexDigitsAreRejected(text: String) throws {
         #expect(BlobDigest(hex: text) == nil)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(BlobDigest.self, from: Data(#"["\#(text)"]"#.utf8)) }
+    }
+
+    @Test func digestsTravelAsBareHexAndPrintWithTheirAlgorithm() throws {
+        let digest = BlobDigest(of: Array("abc".utf8))
+        #expect(digest.hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(digest.description == "sha256:" + digest.hex)
+        let json = try JSONEncoder().encode([digest])
+        #expect(String(decoding: json, as: UTF8.self) == #"["\#(digest.hex)"]"#)
+        #expect(try JSONDecoder().decode([BlobDigest].self, from: json) == [digest])
+    }
+
+    @Test func chunksOfAnySizeAreStoredByteForByte() async throws {
+        // Tiny chunks are gathered before writing and large ones written directly; the order must survive both.
+        struct MixedChunks: AsyncSequence, Sendable {
+            typealias Element = ByteBuffer
+            static let sizes = [1, 0, 7, 100_000, (1 << 20) + 3, 5, 2 << 20, 1, 999_999, 64 << 10, 3]
+            struct AsyncIterator: AsyncIteratorProtocol {
+                var index = 0
+                mutating func next() async throws -> ByteBuffer? {
+                    guard index < MixedChunks.sizes.count else { return nil }
+                    defer { index += 1 }
+                    let size = MixedChunks.sizes[index]
+                    return ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
+                }
+            }
+            func makeAsyncIterator() -> AsyncIterator { AsyncIterator() }
+        }
+        try await withStore { store async throws in
+            var all: [UInt8] = []
+            for try await chunk in MixedChunks() { all.append(contentsOf: chunk.readableBytesView) }
+            let info = try await store.put(MixedChunks(), expected: nil)
+            #expect(info.digest.hex == Self.hex(SHA256.hash(data: all)))
+            #expect(info.size == Int64(all.count))
+            #expect(try await store.bytes(info.digest) == all)
+        }
+    }
+
+    @Test func readsComeInChunksOfTheRequestedSizeWithAShorterLastOne() async throws {
+        try await withStore { store async throws in
+            let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0) }
+            let info = try await store.put(bytes: bytes)
+            var sizes: [Int] = []
+            var received: [UInt8] = []
+            for try await chunk in try await store.read(info.digest, chunkSize: 4096) {
+                sizes.append(chunk.readableBytes)
+                received.append(contentsOf: chunk.readableBytesView)
+            }
+            #expect(sizes == [4096, 4096, 1808])
+            #expect(received == bytes)
+        }
+    }
+
+    @Test func aReadInProgressFinishesEvenIfTheBlobIsDeleted() async throws {
+        try await withStore { store async throws in
+            let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let info = try await store.put(bytes: bytes)
+            var iterator = try await store.read(info.digest, chunkSize: 10_000).makeAsyncIterator()
+            var received = Array(try #require(try await iterator.next()).readableBytesView)
+            #expect(try await store.delete(info.digest))
+            while let chunk = try await iterator.next() { received.append(contentsOf: chunk.readableBytesView) }
+            #expect(received == bytes)
+            #expect(try await store.contains(info.digest) == false)
+        }
+    }
+
+    @Test func aFileIsStoredFromDiskInChunks() async throws {
+        try await withStore { store async throws in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-blob-source-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: file) }
+            let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            try Data(bytes).write(to: file)
+            let info = try await store.putFile(at: file.path, chunkSize: 64 << 10)
+            #expect(info == BlobInfo(digest: BlobDigest(of: bytes), size: 300_000))
+            #expect(try await store.bytes(info.digest) == bytes)
+            await #expect(throws: BlobStoreError.self) { try await store.putFile(at: file.path + "-missing") }
+            #expect(try Self.temporaryFiles(store).isEmpty)
+        }
+    }
+
+    @Test func listingFindsEveryStoredBlobOnce() async throws {
+        try await withStore { store async throws in
+            var stored: Set<BlobInfo> = []
+            for index in 0..<300 {
+                stored.insert(try await store.put(bytes: Array("blob number \(index)".utf8) + Array(repeating: 0, count: index)))
+            }
+            let listed = try await Self.listed(store)
+            #expect(listed.count == 300)
+            #expect(Set(listed) == stored)
+        }
+    }
+
+    @Test func listingAnEmptyStoreFindsNothing() async throws {
+        try await withStore { store async throws in
+            #expect(try await Self.listed(store).isEmpty)
+        }
+    }
+
+    @Test func openingAStoreRemovesOnlyStaleTemporaryFiles() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-blobs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        _ = try FileBlobStore(root: root)
+        let temporary = root.appendingPathComponent("tmp")
+        let stale = temporary.appendingPathComponent("dead-writer.part").path
+        let fresh = temporary.appendingPathComponent("live-writer.part").path
+        #expect(FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3])))
+        #expect(FileManager.default.createFile(atPath: fresh, contents: Data([4, 5, 6])))
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date().addingTimeInterval(-FileBlobStore.staleTemporaryFileAge - 60)], ofItemAtPath: stale)
+
+        let store = try FileBlobStore(root: root)
+        #expect(try Self.temporaryFiles(store) == ["live-writer.part"])
     }
 
     @Test func readingAMissingBlobSaysNotFound() async throws {
