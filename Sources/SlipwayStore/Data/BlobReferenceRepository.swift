@@ -52,7 +52,7 @@ public struct SQLBlobReferenceRepository: BlobReferenceRepository {
                         (r.owner_type = 'namespace' AND r.owner_id = \(bind: namespaceID.uuidString))
                         OR (r.owner_type = 'dataset_version' AND r.owner_id IN (
                             SELECT v.id FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id
-                            WHERE d.namespace_id = \(bind: namespaceID.uuidString))))
+                            WHERE d.namespace_id = \(bind: namespaceID.uuidString) AND v.state <> 'deleted')))
                     """
                 ).all(decodingColumn: "digest", as: String.self)
             }
