@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Data import benchmark: prints figures, asserts nothing.
+
+Measures, against a real `slipway serve` on this machine (SQLite, local disk):
+  * pushing a CSV of --rows rows (upload + import) beside a raw copy of the same bytes: throughput and ratio;
+  * pushing an image folder of --images generated images (hash, upload, import) beside a raw copy of the folder;
+  * the server's peak memory (VmHWM) after each import;
+  * bytes and blobs written by re-pushing both unchanged (the target is 0).
+
+Usage: python3 benchmarks/data_import.py [--rows 1000000] [--images 2000] [--image-kib 512] [--build release|debug]
+"""
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree_bytes(folder: Path):
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def timed(label, command, env):
+    started = time.monotonic()
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"{label} failed:\n{result.stdout}\n{result.stderr}")
+    return elapsed
+
+
+def raw_copy_seconds(source: Path, target: Path):
+    started = time.monotonic()
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copyfile(source, target)
+    os.sync()
+    return time.monotonic() - started
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--image-kib", type=int, default=512)
+    parser.add_argument("--build", choices=["release", "debug"], default="release")
+    args = parser.parse_args()
+
+    subprocess.run(["swift", "build", "-c", args.build, "--product", "slipway"], cwd=ROOT, check=True)
+    binary = subprocess.run(["swift", "build", "-c", args.build, "--show-bin-path"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip() + "/slipway"
+
+    work = Path(tempfile.mkdtemp(prefix="slipway-bench-"))
+    data_dir, home = work / "server", work / "home"
+    home.mkdir()
+    port = free_port()
+    env = {**os.environ, "SLIPWAY_ADMIN_PASSWORD": "benchmark-password", "HOME": str(home)}
+    server = subprocess.Popen([binary, "serve", "--port", str(port), "--data-dir", str(data_dir)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        cli = lambda *a, **k: subprocess.run([binary, *a], env=env, capture_output=True, text=True, **k)
+        assert cli("login", "--url", url, "--username", "admin", "--password-stdin", input="benchmark-password\n").returncode == 0
+        for command in (["namespace", "create", "bench"], ["project", "create", "bench/p"],
+                        ["dataset", "create", "bench/p/table", "--task", "tabular_classification"],
+                        ["dataset", "create", "bench/p/images", "--task", "image_classification"]):
+            assert cli(*command).returncode == 0, command
+
+        # A table of --rows rows.
+        table = work / "table.csv"
+        rng = random.Random(1)
+        with table.open("w") as out:
+            out.write("id,a,b,c,d,label\n")
+            for i in range(args.rows):
+                out.write(f"r{i},{rng.random():.6f},{rng.random():.6f},{rng.randint(0, 1000)},{rng.random() * 100:.3f},c{i % 10}\n")
+        size = table.stat().st_size
+        copy = raw_copy_seconds(table, work / "table-copy.csv")
+        push = timed("CSV push", [binary, "dataset", "push", "bench/p/table", str(table), "--id-column", "id", "--label-column", "label"], env)
+        csv_rss = peak_rss_mib(server.pid)
+
+        # An image folder of --images files in 10 classes (random bytes behind a PNG signature; content is what is moved).
+        folder = work / "images"
+        for i in range(args.images):
+            label_dir = folder / f"class{i % 10}"
+            label_dir.mkdir(parents=True, exist_ok=True)
+            (label_dir / f"{i:06}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(args.image_kib * 1024))
+        _, folder_bytes = tree_bytes(folder)
+        folder_copy = raw_copy_seconds(folder, work / "images-copy")
+        image_push = timed("image push", [binary, "dataset", "push", "bench/p/images", str(folder)], env)
+        image_rss = peak_rss_mib(server.pid)
+
+        blobs = data_dir / "blobs"
+        before = tree_bytes(blobs)
+        repush_table = timed("CSV re-push", [binary, "dataset", "push", "bench/p/table", str(table), "--id-column", "id", "--label-column", "label"], env)
+        repush_images = timed("image re-push", [binary, "dataset", "push", "bench/p/images", str(folder)], env)
+        after = tree_bytes(blobs)
+
+        mib = 1024 * 1024
+        print(f"\nSlipway data import benchmark ({args.build} build, {os.cpu_count()} cores)")
+        print(f"CSV, {args.rows:,} rows, {size / mib:.1f} MiB:")
+        print(f"  raw copy      {copy:8.2f} s  {size / mib / copy:9.1f} MiB/s")
+        print(f"  slipway push  {push:8.2f} s  {size / mib / push:9.1f} MiB/s  {args.rows / push:12,.0f} rows/s  ratio {push / copy:6.1f}x the copy time")
+        print(f"  server peak memory after the import: {csv_rss:.0f} MiB")
+        print(f"Image folder, {args.images:,} files, {folder_bytes / mib:.1f} MiB:")
+        print(f"  raw copy      {folder_copy:8.2f} s  {folder_bytes / mib / folder_copy:9.1f} MiB/s")
+        print(f"  slipway push  {image_push:8.2f} s  {folder_bytes / mib / image_push:9.1f} MiB/s  ratio {image_push / folder_copy:6.1f}x the copy time")
+        print(f"  server peak memory after the import: {image_rss:.0f} MiB")
+        print(f"Re-push of both, unchanged: {repush_table:.2f} s + {repush_images:.2f} s; "
+              f"blob files written: {after[0] - before[0]}, blob bytes written: {after[1] - before[1]}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
