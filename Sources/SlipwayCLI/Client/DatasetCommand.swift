@@ -195,7 +195,7 @@ struct DatasetCommand: AsyncParsableCommand {
                     try await client.download(versionAPI + "/export?format=csv", to: root.appendingPathComponent("data.csv").path)
                 }
                 var files: [RecordFile] = []
-                let decoder = APICoding.decoder()
+                let decoder = RecordCoding.decoder()
                 let text = try String(contentsOfFile: recordsFile, encoding: .utf8)
                 for line in text.split(separator: "\n") {
                     if let file = try decoder.decode(DatasetRecord.self, from: Data(line.utf8)).file { files.append(file) }

@@ -70,8 +70,7 @@ public struct JSONLinesImporter: Sendable {
         var carry: [UInt8] = []
         var line = 0
         var number = 0
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoder = RecordCoding.decoder()
         func handle(_ bytes: ArraySlice<UInt8>) throws {
             line += 1
             let trimmed = bytes.drop { $0 == 32 || $0 == 9 || $0 == 13 }.reversed().drop { $0 == 32 || $0 == 9 || $0 == 13 }.reversed()

@@ -16,12 +16,7 @@ public enum TableExporter {
         return CSVWriter.line(cells)
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    private static let encoder = RecordCoding.encoder()
 
     /// One JSON Lines line for `record`, in Slipway's record format.
     public static func jsonLine(_ record: DatasetRecord) throws -> String {

@@ -16,12 +16,7 @@ public struct ManifestBuilder: Sendable {
     private var shards: [ManifestShard] = []
     private var ids: Set<String> = []
     private var statistics = DatasetStatistics()
-    private let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    private let encoder = RecordCoding.encoder()
 
     public init(taskType: TaskType, schema: DatasetSchema, recordsPerShard: Int = 50_000, sink: @escaping ShardSink) {
         self.taskType = taskType
@@ -60,8 +55,7 @@ public struct ManifestBuilder: Sendable {
 public enum ManifestReader {
     /// Decodes a shard's JSON Lines into records.
     public static func records(inShard bytes: [UInt8]) throws -> [DatasetRecord] {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoder = RecordCoding.decoder()
         var records: [DatasetRecord] = []
         var line = 0
         for slice in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
