@@ -111,8 +111,8 @@ struct DatasetCommand: AsyncParsableCommand {
                 Only bytes the server lacks are sent: pushing unchanged data uploads nothing.
                 """)
         @Argument(help: "NAMESPACE/PROJECT/DATASET") var path: String
-        @Argument(help: "A .csv or .jsonl file, or an image folder.") var file: String
-        @Option(help: "csv or jsonl (default: from the file's extension).") var format: String?
+        @Argument(help: "A .csv, .jsonl or .zip (image folder) file, or an image folder.") var file: String
+        @Option(help: "csv, jsonl or image_folder_zip (default: from the file's extension).") var format: String?
         @Option(help: "The column (CSV) or key (JSON Lines) holding class labels.") var labelColumn: String?
         @Option(help: "The column or key holding record ids.") var idColumn: String?
         @Option(name: .customLong("type"), help: "Override an inferred type: COLUMN=string|integer|number|boolean (repeatable).")
@@ -141,9 +141,14 @@ struct DatasetCommand: AsyncParsableCommand {
                     upload = try await ImageFolderPush(client: client, namespace: path.namespace).prepare(directory: file)
                     format = .jsonl
                 } else {
-                    let fromExtension = URL(fileURLWithPath: file).pathExtension.lowercased() == "csv" ? DataFormat.csv : .jsonl
+                    let fromExtension: DataFormat =
+                        switch URL(fileURLWithPath: file).pathExtension.lowercased() {
+                        case "csv": .csv
+                        case "zip": .imageFolderZip
+                        default: .jsonl
+                        }
                     guard let chosen = self.format.map({ DataFormat(rawValue: $0) }) ?? fromExtension else {
-                        throw CLIError("--format must be csv or jsonl")
+                        throw CLIError("--format must be csv, jsonl or image_folder_zip")
                     }
                     format = chosen
                 }

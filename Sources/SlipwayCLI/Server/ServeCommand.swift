@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import SlipwayData
 import SlipwayServer
 
 /// `slipway serve`: runs the platform (API, web UI) on this machine.
@@ -14,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
             With no configuration it keeps everything under --data-dir: an SQLite database and the blob store.
             Set SLIPWAY_DATABASE_URL=postgres://… to use PostgreSQL (the cluster shape).
             Environment: SLIPWAY_HOST, SLIPWAY_PORT, SLIPWAY_DATA_DIR, SLIPWAY_DATABASE_URL, SLIPWAY_ADMIN_PASSWORD,
-            SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL.
+            SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL, SLIPWAY_ARCHIVE_MAX_BYTES,
+            SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO.
             """
     )
 
@@ -44,6 +46,18 @@ struct ServeCommand: AsyncParsableCommand {
         if let cost = env("SLIPWAY_BCRYPT_COST") {
             guard let value = Int(cost), (4...31).contains(value) else { throw ValidationError("SLIPWAY_BCRYPT_COST must be from 4 to 31") }
             configuration.bcryptCost = value
+        }
+        if let text = env("SLIPWAY_ARCHIVE_MAX_BYTES") {
+            guard let value = Int64(text), value > 0 else { throw ValidationError("SLIPWAY_ARCHIVE_MAX_BYTES must be a number of bytes") }
+            configuration.archiveLimits.maximumUnpackedBytes = value
+        }
+        if let text = env("SLIPWAY_ARCHIVE_MAX_ENTRIES") {
+            guard let value = Int(text), value > 0 else { throw ValidationError("SLIPWAY_ARCHIVE_MAX_ENTRIES must be a positive number") }
+            configuration.archiveLimits.maximumEntries = value
+        }
+        if let text = env("SLIPWAY_ARCHIVE_MAX_RATIO") {
+            guard let value = Double(text), value >= 1 else { throw ValidationError("SLIPWAY_ARCHIVE_MAX_RATIO must be a number of 1 or more") }
+            configuration.archiveLimits.maximumCompressionRatio = value
         }
         var logger = Logger(label: "slipway")
         if let level = env("SLIPWAY_LOG_LEVEL") {

@@ -38,10 +38,12 @@ public struct CreateDatasetRequest: Codable, Sendable {
     }
 }
 
-/// The formats a version can be imported from and exported to.
+/// The formats a version can be imported from; CSV and JSON Lines are also export formats.
 public enum DataFormat: String, Codable, Sendable, CaseIterable {
     case csv
     case jsonl
+    /// A zip archive of an image folder: one sub-folder per class, or images directly for unlabeled data.
+    case imageFolderZip = "image_folder_zip"
 }
 
 /// Where a new version's records come from: an uploaded blob in one of the formats.

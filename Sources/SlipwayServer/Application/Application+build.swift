@@ -71,7 +71,8 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     BlobController(store: store, blobs: platform.blobs, access: access).register(on: api)
     let datasets = DatasetController(
         store: store, blobs: platform.blobs, access: access,
-        importer: VersionImporter(blobs: platform.blobs, references: store.blobReferences))
+        importer: VersionImporter(
+            blobs: platform.blobs, references: store.blobReferences, archiveLimits: platform.configuration.archiveLimits))
     datasets.register(on: api)
     GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
         .register(on: api)

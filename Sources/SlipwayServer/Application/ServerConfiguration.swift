@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SlipwayData
 
 /// Everything `slipway serve` needs to start, read from flags and `SLIPWAY_*` environment variables.
 public struct ServerConfiguration: Sendable {
@@ -23,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How much the server logs.
     public var logLevel: Logger.Level
+    /// What an uploaded archive may unpack to.
+    public var archiveLimits = ArchiveLimits()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL = URL(fileURLWithPath: "slipway-data"),

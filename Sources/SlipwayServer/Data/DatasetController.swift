@@ -147,7 +147,7 @@ struct DatasetController: Sendable {
         let (target, stored) = try await storedVersion(context)
         let manifest = try Self.manifest(stored)
         let formatText = request.uri.queryParameters["format"].map(String.init) ?? "jsonl"
-        guard let format = DataFormat(rawValue: formatText) else {
+        guard let format = DataFormat(rawValue: formatText), format == .csv || format == .jsonl else {
             throw APIError.badRequest("invalid_parameter", "query parameter 'format' must be one of: csv, jsonl")
         }
         let blobs = self.blobs

@@ -11,6 +11,8 @@ import SlipwayStore
 struct VersionImporter: Sendable {
     let blobs: any BlobStore
     let references: any BlobReferenceRepository
+    /// What an uploaded archive may unpack to.
+    var archiveLimits = ArchiveLimits()
     /// Records per manifest shard.
     var recordsPerShard = 50_000
 
@@ -34,6 +36,8 @@ struct VersionImporter: Sendable {
         let chunks = BlobChunks { [blobs] in try LazyBlobSource(blobs: blobs, digest: sourceDigest) }
         let sink: ManifestBuilder.ShardSink = { bytes in try await blobs.put(bytes: bytes).digest.hex }
         var files: Set<String> = []
+        // Files unpacked here from an archive are stored by this import, not uploaded: no holding check for them.
+        var unpackedFiles: Set<String> = []
         var builder: ManifestBuilder
         do {
             switch source.format {
@@ -44,6 +48,21 @@ struct VersionImporter: Sendable {
                 let plan = try await importer.plan(chunks)
                 builder = ManifestBuilder(taskType: dataset.taskType, schema: plan.schema, recordsPerShard: recordsPerShard, sink: sink)
                 try await importer.records(chunks, plan: plan) { record in try await builder.add(record) }
+            case .imageFolderZip:
+                // Images go to the blob store as they are unpacked, so they are held by the namespace's version.
+                let schema = DatasetSchema(fields: [FieldSpec(name: "width", type: .integer), FieldSpec(name: "height", type: .integer)])
+                var labels: Set<String> = []
+                let collected = RecordSpool()
+                try await ImageFolderArchive(blobs: blobs, limits: archiveLimits).records(fromArchive: sourceDigest) { record in
+                    if let label = record.classLabel { labels.insert(label) }
+                    files.insert(record.file!.sha256)
+                    try collected.append(record)
+                }
+                builder = ManifestBuilder(
+                    taskType: dataset.taskType, schema: DatasetSchema(fields: schema.fields, classes: labels.sorted()),
+                    recordsPerShard: recordsPerShard, sink: sink)
+                try await collected.replay { record in try await builder.add(record) }
+                unpackedFiles = files
             case .jsonl:
                 let importer = JSONLinesImporter(
                     idKey: source.idColumn ?? "id", labelKey: source.labelColumn ?? "label", fieldTypes: source.fieldTypes ?? [:])
@@ -58,8 +77,8 @@ struct VersionImporter: Sendable {
             throw APIError.badRequest(error.code, "the \(source.format.rawValue) file cannot be imported: \(error.description)")
         }
         let manifest = try await builder.finish()
-        if !files.isEmpty {
-            let held = try await references.held(Array(files), namespaceID: dataset.namespaceID)
+        if !files.subtracting(unpackedFiles).isEmpty {
+            let held = try await references.held(Array(files.subtracting(unpackedFiles)), namespaceID: dataset.namespaceID)
             if let missing = files.subtracting(held).sorted().first {
                 throw APIError.badRequest(
                     "blob_missing", "a record refers to the file \(missing), which has not been uploaded to this namespace")
@@ -86,5 +105,43 @@ final class LazyBlobSource: ChunkSource {
     func next() async throws -> ByteBuffer? {
         if iterator == nil { iterator = try await blobs.read(digest, chunkSize: 1 << 20).makeAsyncIterator() }
         return try await iterator?.next()
+    }
+}
+
+/// Records written to a temporary JSON Lines file and read back: the schema's classes are known only after
+/// the last record, and a version of any size must not wait in memory.
+final class RecordSpool {
+    private let url = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-spool-\(UUID().uuidString).jsonl")
+    private var handle: FileHandle?
+    private let encoder = RecordCoding.encoder()
+
+    func append(_ record: DatasetRecord) throws {
+        if handle == nil {
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            handle = try FileHandle(forWritingTo: url)
+        }
+        try handle!.write(contentsOf: try encoder.encode(record) + Data("\n".utf8))
+    }
+
+    func replay(_ body: (DatasetRecord) async throws -> Void) async throws {
+        try handle?.close()
+        handle = nil
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let decoder = RecordCoding.decoder()
+        let reader = try FileHandle(forReadingFrom: url)
+        defer { try? reader.close() }
+        var carry = Data()
+        while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
+            carry.append(chunk)
+            while let end = carry.firstIndex(of: UInt8(ascii: "\n")) {
+                try await body(try decoder.decode(DatasetRecord.self, from: carry[carry.startIndex..<end]))
+                carry.removeSubrange(carry.startIndex...end)
+            }
+        }
+    }
+
+    deinit {
+        try? handle?.close()
+        try? FileManager.default.removeItem(at: url)
     }
 }

@@ -399,7 +399,8 @@ enum OpenAPIDocument {
                     "message": string,
                     "source": object(
                         [
-                            "format": ["type": "string", "enum": ["csv", "jsonl"]], "blob": sha256, "label_column": string, "id_column": string,
+                            "format": ["type": "string", "enum": ["csv", "jsonl", "image_folder_zip"]], "blob": sha256, "label_column": string,
+                            "id_column": string,
                             "field_types": [
                                 "type": "object", "additionalProperties": ["type": "string", "enum": ["string", "integer", "number", "boolean"]],
                             ],

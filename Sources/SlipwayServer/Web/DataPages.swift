@@ -121,8 +121,8 @@ struct DataPages: Sendable {
                 layout: .make(context.caller, section: "/namespaces"), dataset: target.dataset.name.value, base: Self.base(target),
                 from: diff.from, to: diff.to, added: diff.added, removed: diff.removed, changed: diff.changed, unchanged: diff.unchanged,
                 samples: [("Added", diff.addedSample), ("Removed", diff.removedSample), ("Changed", diff.changedSample)]
-                .filter { !$0.1.isEmpty }.map { DiffPage.Sample(kind: $0.0, count: $0.1.count, ids: $0.1) },
-            classes: classes))
+                    .filter { !$0.1.isEmpty }.map { DiffPage.Sample(kind: $0.0, count: $0.1.count, ids: $0.1) },
+                classes: classes))
     }
 
     static func base(_ target: DatasetController.Target) -> String {
