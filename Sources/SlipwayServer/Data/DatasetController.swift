@@ -84,7 +84,7 @@ struct DatasetController: Sendable {
         let (access, project) = try await project(context, requires: .developer)
         let body = try await request.decodeJSON(CreateDatasetRequest.self, context: context)
         let name = try validName(body.name, field: "name")
-        try NamespaceController.validateText(body.description, field: "description", limit: 4000)
+        try validText(body.description, field: "description", limit: 4000)
         return Created(
             value: try await store.datasets.create(
                 in: project, name: name, description: body.description ?? "", taskType: body.taskType,
@@ -104,7 +104,7 @@ struct DatasetController: Sendable {
     @Sendable func createVersion(_ request: Request, context: AppRequestContext) async throws -> Created<DatasetVersionDetail> {
         let target = try await target(context, requires: .developer)
         let body = try await request.decodeJSON(CreateVersionRequest.self, context: context)
-        try NamespaceController.validateText(body.message, field: "message", limit: 4000)
+        try validText(body.message, field: "message", limit: 4000)
         let result = try await importer.importVersion(of: target.dataset, from: body.source)
         let manifestJSON = String(decoding: try APICoding.encoder().encode(result.manifest), as: UTF8.self)
         let version = try await store.datasets.addVersion(

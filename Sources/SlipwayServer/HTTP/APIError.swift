@@ -61,3 +61,8 @@ func validName(_ text: String, field: String) throws -> ResourceName {
         throw APIError.invalidName(field, error)
     }
 }
+
+/// Checks that a free-text field is at most `limit` characters, turning a longer one into a 400 `invalid_field`.
+func validText(_ text: String?, field: String, limit: Int) throws {
+    if let text, text.count > limit { throw APIError.invalidField(field, "must be at most \(limit) characters long") }
+}

@@ -46,8 +46,8 @@ struct NamespaceController: Sendable {
     func create(_ body: CreateNamespaceRequest, context: AppRequestContext) async throws -> Namespace {
         let caller = try access.caller(context)
         let name = try validName(body.name, field: "name")
-        try Self.validateText(body.displayName, field: "display_name", limit: 200)
-        try Self.validateText(body.description, field: "description", limit: 4000)
+        try validText(body.displayName, field: "display_name", limit: 200)
+        try validText(body.description, field: "description", limit: 4000)
         return try await store.namespaces.create(
             name: name, displayName: body.displayName, description: body.description ?? "", owner: caller.user.id, by: caller.auditActor)
     }
@@ -61,8 +61,8 @@ struct NamespaceController: Sendable {
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Namespace {
         let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .maintainer)
         let body = try await request.decodeJSON(UpdateNamespaceRequest.self, context: context)
-        try Self.validateText(body.displayName, field: "display_name", limit: 200)
-        try Self.validateText(body.description, field: "description", limit: 4000)
+        try validText(body.displayName, field: "display_name", limit: 200)
+        try validText(body.description, field: "description", limit: 4000)
         return try await store.namespaces.update(
             access.namespace, NamespaceChange(displayName: body.displayName, description: body.description), by: access.caller.auditActor)
     }
@@ -181,7 +181,4 @@ struct NamespaceController: Sendable {
         }
     }
 
-    static func validateText(_ text: String?, field: String, limit: Int) throws {
-        if let text, text.count > limit { throw APIError.invalidField(field, "must be at most \(limit) characters long") }
-    }
 }

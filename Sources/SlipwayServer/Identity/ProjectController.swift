@@ -31,7 +31,7 @@ struct ProjectController: Sendable {
     func create(_ body: CreateProjectRequest, in namespace: String, context: AppRequestContext) async throws -> Project {
         let access = try await access.namespace(namespace, context, requires: .developer)
         let name = try validName(body.name, field: "name")
-        try NamespaceController.validateText(body.description, field: "description", limit: 4000)
+        try validText(body.description, field: "description", limit: 4000)
         return try await store.projects.create(in: access.namespace, name: name, description: body.description ?? "", by: access.caller.auditActor)
     }
 
@@ -44,7 +44,7 @@ struct ProjectController: Sendable {
         let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .developer)
         let project = try await project(context, in: access)
         let body = try await request.decodeJSON(UpdateProjectRequest.self, context: context)
-        try NamespaceController.validateText(body.description, field: "description", limit: 4000)
+        try validText(body.description, field: "description", limit: 4000)
         return try await store.projects.update(project, in: access.namespace, description: body.description, by: access.caller.auditActor)
     }
 
