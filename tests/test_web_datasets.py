@@ -1,6 +1,7 @@
 """The Data area's pages in a real Chromium: a dataset's versions and statistics, the record browser, the diff."""
 
 import hashlib
+import json
 
 from selenium.webdriver.common.by import By
 
@@ -48,3 +49,32 @@ def test_dataset_page_shows_versions_statistics_records_and_diff(browser, server
     browser.find_element(By.ID, "next-page").click()
     second_page = [row.find_element(By.TAG_NAME, "code").text for row in browser.find_elements(By.CSS_SELECTOR, "#records tbody tr")]
     assert second_page[0] == "r50"
+
+
+def test_record_browser_shows_image_thumbnails_with_their_boxes(browser, server, api):
+    from test_datasets import png
+
+    assert api.post("/namespaces", json={"name": "team"}).status_code == 201
+    assert api.post("/namespaces/team/projects", json={"name": "det"}).status_code == 201
+    base = "/namespaces/team/projects/det/datasets/boxes"
+    assert api.post("/namespaces/team/projects/det/datasets", json={"name": "boxes", "task_type": "object_detection"}).status_code == 201
+    image = png(64, 48, seed=3)
+    digest = hashlib.sha256(image).hexdigest()
+    assert api.put(f"/namespaces/team/blobs/{digest}", data=image).status_code == 201
+    record = {"id": "img-1", "file": {"sha256": digest, "size": len(image), "media_type": "image/png", "path": "img-1.png"},
+              "fields": {"width": 64, "height": 48},
+              "annotations": [{"kind": "box", "label": "cat", "box": {"x": 8, "y": 6, "width": 30, "height": 20},
+                               "source": {"kind": "human", "user": "admin"}}]}
+    lines = (json.dumps(record) + "\n").encode()
+    lines_digest = hashlib.sha256(lines).hexdigest()
+    assert api.put(f"/namespaces/team/blobs/{lines_digest}", data=lines).status_code == 201
+    assert api.post(base + "/versions", json={"source": {"format": "jsonl", "blob": lines_digest}}).status_code == 201
+
+    sign_in(browser, server)
+    browser.get(server.url + base + "/versions/1/records")
+    thumb = browser.find_element(By.CSS_SELECTOR, "#records .thumb")
+    assert browser.execute_script("return arguments[0].querySelector('img').naturalWidth", thumb) == 64, "the image loads"
+    rect = thumb.find_element(By.TAG_NAME, "rect")
+    assert (rect.get_attribute("x"), rect.get_attribute("width")) == ("8.0", "30.0")
+    svg = thumb.find_element(By.TAG_NAME, "svg")
+    assert browser.execute_script("return arguments[0].getAttribute('viewBox')", svg) == "0 0 64.0 48.0"

@@ -65,13 +65,22 @@ struct BlobController: Sendable {
         return Created(value: BlobReceipt(sha256: info.digest.hex, size: info.size))
     }
 
+    /// Downloads a blob the namespace holds; anyone signed in may download the files of its public datasets.
     @Sendable func download(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
+        let namespaceName = try context.parameters.require("namespace")
         let text = try context.parameters.require("digest")
-        guard let digest = BlobDigest(hex: text),
-            try await store.blobReferences.held([digest.hex], namespaceID: access.namespace.id).contains(digest.hex),
-            let info = try await blobs.info(digest)
-        else { throw APIError.notFound("blob '\(text.prefix(80))' does not exist in namespace '\(access.namespace.name)'") }
+        let missing = APIError.notFound("blob '\(text.prefix(80))' does not exist in namespace '\(namespaceName)'")
+        guard let digest = BlobDigest(hex: text) else { throw missing }
+        var readable = false
+        do {
+            let access = try await access.namespace(namespaceName, context, requires: .viewer)
+            readable = try await store.blobReferences.held([digest.hex], namespaceID: access.namespace.id).contains(digest.hex)
+        } catch let error as APIError where error.status == .notFound {
+            _ = try access.caller(context)
+            guard let namespace = try await store.namespaces.namespace(named: namespaceName) else { throw missing }
+            readable = try await store.blobReferences.isPublic(digest.hex, namespaceID: namespace.id)
+        }
+        guard readable, let info = try await blobs.info(digest) else { throw missing }
         let chunks = try await blobs.read(digest, chunkSize: 1 << 20)
         return Response(
             status: .ok,

@@ -79,7 +79,8 @@ struct DataPages: Sendable {
                 guard position >= offset else { continue }
                 rows.append(
                     .init(
-                        id: record.id, cells: columns.map { record.fields[$0]?.description ?? "" },
+                        id: record.id, thumbnail: Self.thumbnail(record, namespace: target.access.namespace.name.value),
+                        cells: columns.map { record.fields[$0]?.description ?? "" },
                         labels: record.annotations.map { annotation in
                             switch annotation.kind {
                             case .classLabel: annotation.label ?? ""
@@ -97,7 +98,8 @@ struct DataPages: Sendable {
             RecordsPage(
                 layout: .make(context.caller, section: "/namespaces"), namespace: target.access.namespace.name.value,
                 project: target.project.name.value, dataset: target.dataset.name.value, base: base, version: stored.version.number,
-                first: rows.isEmpty ? 0 : offset + 1, last: offset + rows.count, total: manifest.recordCount, columns: columns, rows: rows,
+                first: rows.isEmpty ? 0 : offset + 1, last: offset + rows.count, total: manifest.recordCount,
+                hasImages: rows.contains { !$0.thumbnail.isEmpty }, columns: columns, rows: rows,
                 previous: offset > 0 ? "\(here)?offset=\(max(0, offset - pageSize))" : "",
                 next: offset + rows.count < manifest.recordCount ? "\(here)?offset=\(offset + pageSize)" : ""))
     }
@@ -123,6 +125,22 @@ struct DataPages: Sendable {
                 samples: [("Added", diff.addedSample), ("Removed", diff.removedSample), ("Changed", diff.changedSample)]
                     .filter { !$0.1.isEmpty }.map { DiffPage.Sample(kind: $0.0, count: $0.1.count, ids: $0.1) },
                 classes: classes))
+    }
+
+    /// An image record's thumbnail (the file itself, scaled by the browser) with its boxes drawn over it.
+    static func thumbnail(_ record: DatasetRecord, namespace: String) -> [RecordsPage.Thumbnail] {
+        guard let file = record.file, file.mediaType.hasPrefix("image/") else { return [] }
+        let boxes = record.annotations.compactMap { annotation -> RecordsPage.Box? in
+            guard annotation.kind == .box, let box = annotation.box else { return nil }
+            return RecordsPage.Box(x: box.x, y: box.y, w: box.width, h: box.height, label: annotation.label ?? "")
+        }
+        let width = record.fields["width"]?.doubleValue ?? 0
+        let height = record.fields["height"]?.doubleValue ?? 0
+        return [
+            RecordsPage.Thumbnail(
+                src: "/api/v1/namespaces/\(namespace)/blobs/\(file.sha256)", width: width, height: height,
+                hasBoxes: !boxes.isEmpty && width > 0 && height > 0, boxes: boxes)
+        ]
     }
 
     static func base(_ target: DatasetController.Target) -> String {
@@ -215,8 +233,23 @@ struct DatasetPage: Sendable {
 }
 
 struct RecordsPage: Sendable {
+    struct Box: Sendable {
+        var x: Double
+        var y: Double
+        var w: Double
+        var h: Double
+        var label: String
+    }
+    struct Thumbnail: Sendable {
+        var src: String
+        var width: Double
+        var height: Double
+        var hasBoxes: Bool
+        var boxes: [Box]
+    }
     struct Row: Sendable {
         var id: String
+        var thumbnail: [Thumbnail]
         var cells: [String]
         var labels: [String]
     }
@@ -229,6 +262,7 @@ struct RecordsPage: Sendable {
     var first: Int
     var last: Int
     var total: Int
+    var hasImages: Bool
     var columns: [String]
     var rows: [Row]
     var previous: String

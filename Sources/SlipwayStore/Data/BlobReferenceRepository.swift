@@ -14,6 +14,8 @@ public protocol BlobReferenceRepository: Sendable {
     func isReferenced(_ digest: String, uploadsAfter uploadCutoff: Date) async throws -> Bool
     /// Forgets every reference to blobs that were deleted.
     func forget(_ digests: [String]) async throws
+    /// Whether a live version of a public dataset of the namespace refers to the blob (so any signed-in user may read it).
+    func isPublic(_ digest: String, namespaceID: UUID) async throws -> Bool
 }
 
 /// Blob references in the SQL database.
@@ -69,6 +71,20 @@ public struct SQLBlobReferenceRepository: BlobReferenceRepository {
                     (r.owner_type = 'namespace' AND r.created_at > \(bind: uploadCutoff.timeIntervalSince1970))
                     OR (r.owner_type = 'dataset_version' AND EXISTS (
                         SELECT 1 FROM dataset_versions v WHERE v.id = r.owner_id AND v.state <> 'deleted')))
+                LIMIT 1
+                """
+            ).first() != nil
+        }
+    }
+
+    public func isPublic(_ digest: String, namespaceID: UUID) async throws -> Bool {
+        try await database.read { db in
+            try await db.raw(
+                """
+                SELECT 1 AS shared FROM blob_references r
+                JOIN dataset_versions v ON v.id = r.owner_id JOIN datasets d ON d.id = v.dataset_id
+                WHERE r.owner_type = 'dataset_version' AND r.digest = \(bind: digest) AND d.namespace_id = \(bind: namespaceID.uuidString)
+                AND d.visibility = 'public' AND v.state <> 'deleted'
                 LIMIT 1
                 """
             ).first() != nil

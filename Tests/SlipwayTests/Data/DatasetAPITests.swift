@@ -177,6 +177,18 @@ struct DatasetAPITests {
                 .post, Self.base + "/open/versions", token: eve,
                 body: CreateVersionRequest(source: ImportSource(format: .csv, blob: sha256Hex("x"))))
             #expect(write.status == .notFound, "public means readable, not writable")
+
+            // The files of a public version are readable too; other blobs of the namespace stay hidden.
+            let (image, _) = try await Self.upload(api, "pretend image bytes", token: admin)
+            let (secret, _) = try await Self.upload(api, "private bytes", token: admin)
+            let line =
+                #"{"id": "a", "file": {"sha256": "\#(image)", "size": 19, "media_type": "image/png", "path": "a.png"}, "fields": {}, "annotations": []}"#
+            let (records, _) = try await Self.upload(api, line + "\n", token: admin)
+            let imported = try await api.request(
+                .post, Self.base + "/open/versions", token: admin, body: CreateVersionRequest(source: ImportSource(format: .jsonl, blob: records)))
+            #expect(imported.status == .created, "\(imported.text)")
+            #expect(try await api.request(.get, "/api/v1/namespaces/team/blobs/\(image)", token: eve).text == "pretend image bytes")
+            #expect(try await api.request(.get, "/api/v1/namespaces/team/blobs/\(secret)", token: eve).status == .notFound)
         }
     }
 
