@@ -58,6 +58,7 @@ class SlipwayServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = create_postgres_database() if backend == "postgres" else None
         self.process = None
+        self._log = None
         self.starts = 0
 
     @property
@@ -89,20 +90,27 @@ class SlipwayServer:
         raise RuntimeError(f"slipway serve did not become ready in 60 s:\n{self.logs()}")
 
     def stop(self, sig=signal.SIGTERM, timeout=20) -> int:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            self._log.close()
+        """Sends `sig` and waits up to `timeout` seconds; returns the exit code (raises on timeout)."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=timeout)
+        self._close_log()
+        return self.process.returncode
 
     def kill(self):
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._close_log()
+
+    def _close_log(self):
+        if self._log is not None and not self._log.closed:
+            self._log.close()
 
     def logs(self) -> str:
+        """The output (stdout and stderr) of the latest start."""
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:
@@ -112,9 +120,18 @@ class SlipwayServer:
 @pytest.fixture(params=["sqlite", "postgres"])
 def server(request, slipway_bin, tmp_path):
     instance = SlipwayServer(slipway_bin, request.param, tmp_path)
-    instance.start()
-    yield instance
-    instance.kill()
+    try:
+        instance.start()
+        yield instance
+    finally:
+        instance.kill()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        # Shown under "Captured stdout teardown" in the failure report.
+        for start in range(1, instance.starts + 1):
+            log = (tmp_path / f"server-{start}.log").read_text(errors="replace")
+            print(f"---- server log, start {start} of {instance.starts} ({instance.backend}), last 6000 characters ----")
+            print(log[-6000:])
 
 
 class API:

@@ -3,14 +3,29 @@
 import re
 
 import requests
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 
 def wait_for_page(browser, previous_page):
-    """Waits until a click has replaced `previous_page` with the next page."""
-    WebDriverWait(browser, 15).until(EC.staleness_of(previous_page))
+    """Waits until a click has replaced `previous_page` (the old <html> element) with the next page, loaded."""
+
+    def replaced(driver):
+        try:
+            previous_page.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            # Mid-navigation chromedriver may report the old node this way instead of as stale.
+            if "does not belong to the document" in str(error) or "No node with given id" in str(error):
+                return True
+            raise
+
+    WebDriverWait(browser, 15).until(replaced)
+    WebDriverWait(browser, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 
 def sign_in(browser, server, password=None):
