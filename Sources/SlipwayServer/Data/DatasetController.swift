@@ -124,21 +124,7 @@ struct DatasetController: Sendable {
         let manifest = try Self.manifest(stored)
         let offset = try Self.integer(request, "offset", default: 0, range: 0...Int.max)
         let limit = try Self.integer(request, "limit", default: 100, range: 1...1000)
-        var items: [DatasetRecord] = []
-        var skipped = 0
-        for shard in manifest.shards {
-            if skipped + shard.records <= offset {
-                skipped += shard.records
-                continue
-            }
-            let records = try await ManifestRecords(blobs: blobs).records(of: shard)
-            for record in records.dropFirst(max(0, offset - skipped)) {
-                items.append(record)
-                if items.count == limit { break }
-            }
-            skipped += shard.records
-            if items.count == limit { break }
-        }
+        let items = try await ManifestRecords(blobs: blobs).page(of: manifest, offset: offset, limit: limit)
         return RecordPage(items: items, offset: offset, total: manifest.recordCount)
     }
 

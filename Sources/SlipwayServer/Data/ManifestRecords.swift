@@ -15,6 +15,19 @@ struct ManifestRecords: Sendable {
         return try ManifestReader.records(inShard: try await blobs.bytes(digest, limit: 1 << 30))
     }
 
+    /// At most `limit` records of `manifest` from position `offset`, reading only the shards that hold them.
+    func page(of manifest: DatasetManifest, offset: Int, limit: Int) async throws -> [DatasetRecord] {
+        var items: [DatasetRecord] = []
+        var shardStart = 0
+        for shard in manifest.shards where items.count < limit {
+            defer { shardStart += shard.records }
+            guard shardStart + shard.records > offset else { continue }
+            let records = try await records(of: shard)
+            items += records.dropFirst(max(0, offset - shardStart)).prefix(limit - items.count)
+        }
+        return items
+    }
+
     /// Calls `body` with every record of `manifest`, in order.
     func forEach(in manifest: DatasetManifest, _ body: (DatasetRecord) async throws -> Void) async throws {
         for shard in manifest.shards {

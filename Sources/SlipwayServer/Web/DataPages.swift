@@ -66,30 +66,19 @@ struct DataPages: Sendable {
         let manifest = try DatasetController.manifest(stored)
         let pageSize = 50
         let offset = max(0, request.uri.queryParameters["offset"].flatMap { Int(String($0)) } ?? 0)
-        var rows: [RecordsPage.Row] = []
-        var position = 0
         let columns = manifest.schema.fields.map(\.name)
-        shards: for shard in manifest.shards {
-            if position + shard.records <= offset {
-                position += shard.records
-                continue
-            }
-            for record in try await ManifestRecords(blobs: datasets.blobs).records(of: shard) {
-                defer { position += 1 }
-                guard position >= offset else { continue }
-                rows.append(
-                    .init(
-                        id: record.id, thumbnail: Self.thumbnail(record, namespace: target.access.namespace.name.value),
-                        cells: columns.map { record.fields[$0]?.description ?? "" },
-                        labels: record.annotations.map { annotation in
-                            switch annotation.kind {
-                            case .classLabel: annotation.label ?? ""
-                            case .box: "□ \(annotation.label ?? "")"
-                            case .text: "“\(annotation.text ?? "")”"
-                            }
-                        }))
-                if rows.count == pageSize { break shards }
-            }
+        let records = try await ManifestRecords(blobs: datasets.blobs).page(of: manifest, offset: offset, limit: pageSize)
+        let rows = records.map { record in
+            RecordsPage.Row(
+                id: record.id, thumbnail: Self.thumbnail(record, namespace: target.access.namespace.name.value),
+                cells: columns.map { record.fields[$0]?.description ?? "" },
+                labels: record.annotations.map { annotation in
+                    switch annotation.kind {
+                    case .classLabel: annotation.label ?? ""
+                    case .box: "□ \(annotation.label ?? "")"
+                    case .text: "“\(annotation.text ?? "")”"
+                    }
+                })
         }
         let base = Self.base(target)
         let here = "\(base)/versions/\(stored.version.number)/records"
