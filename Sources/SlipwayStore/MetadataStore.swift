@@ -7,12 +7,13 @@ public struct MetadataStore: Sendable {
     public var projects: any ProjectRepository
     public var audit: any AuditLog
     public var datasets: any DatasetRepository
+    public var drafts: any DraftRepository
     public var blobReferences: any BlobReferenceRepository
 
     public init(
         users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
         namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog,
-        datasets: any DatasetRepository, blobReferences: any BlobReferenceRepository
+        datasets: any DatasetRepository, drafts: any DraftRepository, blobReferences: any BlobReferenceRepository
     ) {
         self.users = users
         self.tokens = tokens
@@ -21,6 +22,7 @@ public struct MetadataStore: Sendable {
         self.projects = projects
         self.audit = audit
         self.datasets = datasets
+        self.drafts = drafts
         self.blobReferences = blobReferences
     }
 
@@ -30,6 +32,7 @@ public struct MetadataStore: Sendable {
             users: SQLUserRepository(database: database), tokens: SQLTokenRepository(database: database),
             sessions: SQLSessionRepository(database: database), namespaces: SQLNamespaceRepository(database: database),
             projects: SQLProjectRepository(database: database), audit: SQLAuditLog(database: database),
-            datasets: SQLDatasetRepository(database: database), blobReferences: SQLBlobReferenceRepository(database: database))
+            datasets: SQLDatasetRepository(database: database), drafts: SQLDraftRepository(database: database),
+            blobReferences: SQLBlobReferenceRepository(database: database))
     }
 }

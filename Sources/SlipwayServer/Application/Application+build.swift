@@ -74,6 +74,7 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
         importer: VersionImporter(
             blobs: platform.blobs, references: store.blobReferences, archiveLimits: platform.configuration.archiveLimits))
     datasets.register(on: api)
+    DraftController(datasets: datasets).register(on: api)
     GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
         .register(on: api)
 

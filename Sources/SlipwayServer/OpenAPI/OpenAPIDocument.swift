@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayDomain
 
 /// One operation of the REST API as the OpenAPI document describes it.
 struct APIOperation: Sendable {
@@ -195,6 +196,36 @@ enum OpenAPIDocument {
         .init(
             method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}",
             summary: "Delete a dataset and all its versions (maintainer)", tag: "data", success: (204, nil)),
+        .init(
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft",
+            summary: "Open the dataset's draft from a version (default: the latest) or empty (developer)", tag: "data",
+            request: "CreateDraftRequest", success: (201, "DatasetDraft")),
+        .init(method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft", summary: "The dataset's draft and what changed in it", tag: "data", success: (200, "DatasetDraft")),
+        .init(method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft", summary: "Discard the draft (developer)", tag: "data", success: (204, nil)),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records", summary: "A page of the draft's records", tag: "data", success: (200, "RecordPage"),
+            query: [
+                QueryParameter(name: "offset", description: "Records to skip", minimum: 0, maximum: nil),
+                QueryParameter(name: "limit", description: "At most this many, 1 to 1000 (default 100)", minimum: 1, maximum: 1000),
+            ]),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}", summary: "One record of the draft (its id percent-encoded)", tag: "data",
+            success: (200, "DatasetRecord")),
+        .init(
+            method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}", summary: "Add a record to the draft, or replace it (developer)", tag: "data",
+            request: "DatasetRecord", success: (200, "DatasetRecord")),
+        .init(
+            method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}", summary: "Take a record out of the draft (developer)", tag: "data",
+            success: (204, nil)),
+        .init(
+            method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}/annotations", summary: "Replace a record's labels (developer)", tag: "data",
+            request: "AnnotationsRequest", success: (200, "DatasetRecord")),
+        .init(
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/import", summary: "Import an uploaded file into the draft, adding or replacing records (developer)",
+            tag: "data", request: "ImportSource", success: (200, "DraftImportReport")),
+        .init(
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/commit", summary: "Commit the draft as the next immutable version (developer)", tag: "data",
+            request: "CommitDraftRequest", success: (201, "VersionDetail")),
         .init(
             method: "post", path: "/admin/gc", summary: "Delete blobs no live version references (administrators)", tag: "data",
             request: "GarbageCollectionRequest", success: (200, "GarbageCollectionReport"), optionalBody: true),
@@ -426,6 +457,35 @@ enum OpenAPIDocument {
                 ], required: ["from", "to", "added", "removed", "changed", "unchanged"]),
             "VersionStateRequest": object(
                 ["state": ["type": "string", "enum": ["committed", "deprecated", "archived", "deleted"]]], required: ["state"]),
+            "ImportSource": object(
+                [
+                    "format": ["type": "string", "enum": DataFormat.allCases.map(\.rawValue)], "blob": sha256, "label_column": string,
+                    "id_column": string,
+                    "field_types": [
+                        "type": "object", "additionalProperties": ["type": "string", "enum": ["string", "integer", "number", "boolean"]],
+                    ],
+                ], required: ["format", "blob"]),
+            "CreateDraftRequest": object(["from_version": ["type": "integer", "minimum": 1], "empty": bool], required: []),
+            "DatasetDraft": object(
+                [
+                    "dataset_id": uuid, "base_version": nullable("integer"), "state": ["type": "string", "enum": ["draft"]],
+                    "record_count": ["type": "integer"], "added": ["type": "integer"], "changed": ["type": "integer"],
+                    "removed": ["type": "integer"], "schema": ["type": "object"], "revision": ["type": "integer"], "created_at": time,
+                    "created_by": string, "updated_at": time,
+                ],
+                required: [
+                    "dataset_id", "state", "record_count", "added", "changed", "removed", "schema", "revision", "created_at", "created_by",
+                    "updated_at",
+                ]),
+            "DatasetRecord": [
+                "type": "object", "description": "A record in the unified format (docs/dataset-record.schema.json)",
+                "properties": ["id": ["type": "string", "minLength": 1, "maxLength": 512]], "required": ["id"],
+            ],
+            "AnnotationsRequest": object(["annotations": ["type": "array", "items": ["type": "object"]]], required: ["annotations"]),
+            "CommitDraftRequest": object(["message": string], required: []),
+            "DraftImportReport": object(
+                ["added": ["type": "integer"], "replaced": ["type": "integer"], "draft": ["$ref": "#/components/schemas/DatasetDraft"]],
+                required: ["added", "replaced", "draft"]),
             "GarbageCollectionRequest": object(["grace_seconds": ["type": "integer", "minimum": 0, "maximum": 2_592_000]], required: []),
             "GarbageCollectionReport": object(
                 ["deleted": ["type": "integer"], "freed_bytes": ["type": "integer"], "kept_young": ["type": "integer"]],

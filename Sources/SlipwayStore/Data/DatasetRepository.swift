@@ -108,34 +108,48 @@ public struct SQLDatasetRepository: DatasetRepository {
     public func addVersion(
         to dataset: Dataset, manifestJSON: String, recordCount: Int, message: String, digests: Set<String>, by actor: AuditActor
     ) async throws -> DatasetVersion {
+        try await database.write { db in
+            try await Self.insertVersion(
+                db, of: dataset, manifestJSON: manifestJSON, recordCount: recordCount, message: message, digests: digests, by: actor)
+        }
+    }
+
+    /// Inserts the next numbered version with its blob references, inside the caller's transaction.
+    static func insertVersion(
+        _ db: any SQLDatabase, of dataset: Dataset, manifestJSON: String, recordCount: Int, message: String, digests: Set<String>,
+        by actor: AuditActor
+    ) async throws -> DatasetVersion {
         let now = Date()
-        return try await database.write { db in
-            let newest =
-                try await db.raw("SELECT MAX(number) AS n FROM dataset_versions WHERE dataset_id = \(bind: dataset.id.uuidString)")
-                .first(decodingColumn: "n", as: Int?.self) ?? nil
-            let number = (newest ?? 0) + 1
-            let versionID = UUID().uuidString
-            try await db.insert(into: "dataset_versions")
-                .columns("id", "dataset_id", "number", "state", "message", "record_count", "manifest", "created_at", "created_by")
-                .values(
-                    SQLBind(versionID), SQLBind(dataset.id.uuidString), SQLBind(Int64(number)), SQLBind(VersionState.committed.rawValue),
-                    SQLBind(message), SQLBind(Int64(recordCount)), SQLBind(manifestJSON), SQLBind(now.timeIntervalSince1970),
-                    SQLBind(actor.name)
-                ).run()
-            let sorted = digests.sorted()
-            for start in stride(from: 0, to: sorted.count, by: 400) {
-                var insert = db.insert(into: "blob_references").columns("owner_type", "owner_id", "digest", "created_at")
-                for digest in sorted[start..<min(start + 400, sorted.count)] {
-                    insert = insert.values(SQLBind("dataset_version"), SQLBind(versionID), SQLBind(digest), SQLBind(now.timeIntervalSince1970))
-                }
-                try await insert.run()
+        let newest =
+            try await db.raw("SELECT MAX(number) AS n FROM dataset_versions WHERE dataset_id = \(bind: dataset.id.uuidString)")
+            .first(decodingColumn: "n", as: Int?.self) ?? nil
+        let number = (newest ?? 0) + 1
+        let versionID = UUID().uuidString
+        try await db.insert(into: "dataset_versions")
+            .columns("id", "dataset_id", "number", "state", "message", "record_count", "manifest", "created_at", "created_by")
+            .values(
+                SQLBind(versionID), SQLBind(dataset.id.uuidString), SQLBind(Int64(number)), SQLBind(VersionState.committed.rawValue),
+                SQLBind(message), SQLBind(Int64(recordCount)), SQLBind(manifestJSON), SQLBind(now.timeIntervalSince1970),
+                SQLBind(actor.name)
+            ).run()
+        try await insertReferences(db, ownerType: "dataset_version", ownerID: versionID, digests: digests, at: now)
+        try await db.recordAudit(
+            actor, "dataset.version.create", targetType: "dataset_version", target: "\(dataset.name)@\(number)",
+            namespaceID: dataset.namespaceID, details: ["records": String(recordCount)])
+        return DatasetVersion(
+            datasetID: dataset.id, number: number, state: .committed, message: message, recordCount: recordCount, createdAt: now,
+            createdBy: actor.name)
+    }
+
+    /// Records that `ownerID` refers to each of `digests`, in batches.
+    static func insertReferences(_ db: any SQLDatabase, ownerType: String, ownerID: String, digests: Set<String>, at time: Date) async throws {
+        let sorted = digests.sorted()
+        for start in stride(from: 0, to: sorted.count, by: 400) {
+            var insert = db.insert(into: "blob_references").columns("owner_type", "owner_id", "digest", "created_at")
+            for digest in sorted[start..<min(start + 400, sorted.count)] {
+                insert = insert.values(SQLBind(ownerType), SQLBind(ownerID), SQLBind(digest), SQLBind(time.timeIntervalSince1970))
             }
-            try await db.recordAudit(
-                actor, "dataset.version.create", targetType: "dataset_version", target: "\(dataset.name)@\(number)",
-                namespaceID: dataset.namespaceID, details: ["records": String(recordCount)])
-            return DatasetVersion(
-                datasetID: dataset.id, number: number, state: .committed, message: message, recordCount: recordCount, createdAt: now,
-                createdBy: actor.name)
+            try await insert.run()
         }
     }
 
@@ -193,6 +207,7 @@ public struct SQLDatasetRepository: DatasetRepository {
                 """
             ).run()
             try await db.delete(from: "dataset_versions").where("dataset_id", .equal, dataset.id.uuidString).run()
+            try await SQLDraftRepository.removeDraft(db, of: dataset)
             try await db.delete(from: "datasets").where("id", .equal, dataset.id.uuidString).run()
             try await db.recordAudit(
                 actor, "dataset.delete", targetType: "dataset", target: dataset.name.value, namespaceID: dataset.namespaceID)

@@ -43,3 +43,36 @@ extension Migration {
             "CREATE INDEX blob_references_digest ON blob_references (digest)",
         ])
 }
+
+extension Migration {
+    /// Dataset drafts: the editable staging area before a commit, one per dataset, its records kept in rows.
+    static let drafts = Migration(
+        version: 3, name: "dataset drafts",
+        statements: [
+            """
+            CREATE TABLE dataset_drafts (
+                dataset_id TEXT PRIMARY KEY REFERENCES datasets(id),
+                base_version BIGINT,
+                base_records BIGINT NOT NULL,
+                schema TEXT NOT NULL,
+                revision BIGINT NOT NULL,
+                next_position BIGINT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                created_by TEXT NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE dataset_draft_records (
+                dataset_id TEXT NOT NULL REFERENCES datasets(id),
+                record_id TEXT NOT NULL,
+                position BIGINT NOT NULL,
+                origin TEXT NOT NULL,
+                edited BIGINT NOT NULL,
+                record TEXT NOT NULL,
+                PRIMARY KEY (dataset_id, record_id)
+            )
+            """,
+            "CREATE INDEX dataset_draft_records_position ON dataset_draft_records (dataset_id, position)",
+        ])
+}
