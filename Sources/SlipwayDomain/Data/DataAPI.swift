@@ -38,12 +38,16 @@ public struct CreateDatasetRequest: Codable, Sendable {
     }
 }
 
-/// The formats a version can be imported from; CSV and JSON Lines are also export formats.
+/// The formats a version can be imported from: tables (CSV, JSON Lines, also export formats) and archives of an image
+/// folder (zip, tar, tar.gz), unpacked on the server.
 public enum DataFormat: String, Codable, Sendable, CaseIterable {
     case csv
     case jsonl
     /// A zip archive of an image folder: one sub-folder per class, or images directly for unlabeled data.
     case imageFolderZip = "image_folder_zip"
+    /// The same image folder as a tar archive, gzip-compressed (`.tar.gz`, `.tgz`) or not (`.tar`): gzip is told by
+    /// the file's first bytes.
+    case imageFolderTar = "image_folder_tar"
 }
 
 /// Where a new version's records come from: an uploaded blob in one of the formats.

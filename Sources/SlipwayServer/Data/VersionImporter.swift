@@ -48,12 +48,13 @@ struct VersionImporter: Sendable {
                 let plan = try await importer.plan(chunks)
                 builder = ManifestBuilder(taskType: dataset.taskType, schema: plan.schema, recordsPerShard: recordsPerShard, sink: sink)
                 try await importer.records(chunks, plan: plan) { record in try await builder.add(record) }
-            case .imageFolderZip:
+            case .imageFolderZip, .imageFolderTar:
                 // Images go to the blob store as they are unpacked, so they are held by the namespace's version.
                 let schema = DatasetSchema(fields: [FieldSpec(name: "width", type: .integer), FieldSpec(name: "height", type: .integer)])
                 var labels: Set<String> = []
                 let collected = RecordSpool()
-                try await ImageFolderArchive(blobs: blobs, limits: archiveLimits).records(fromArchive: sourceDigest) { record in
+                let archive = ImageFolderArchive(blobs: blobs, limits: archiveLimits)
+                try await archive.records(fromArchive: sourceDigest, format: source.format) { record in
                     if let label = record.classLabel { labels.insert(label) }
                     files.insert(record.file!.sha256)
                     try collected.append(record)
