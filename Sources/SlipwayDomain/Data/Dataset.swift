@@ -46,6 +46,19 @@ public struct Dataset: Codable, Sendable, Hashable, Identifiable {
     }
 }
 
+/// A dataset found by a search across namespaces, with the names that locate it.
+public struct DatasetListing: Codable, Sendable, Hashable {
+    public var namespace: String
+    public var project: String
+    public var dataset: Dataset
+
+    public init(namespace: String, project: String, dataset: Dataset) {
+        self.namespace = namespace
+        self.project = project
+        self.dataset = dataset
+    }
+}
+
 /// Where a version is in its life. Committed versions never change; the later states only restrict use.
 public enum VersionState: String, Codable, Sendable, CaseIterable {
     case committed

@@ -17,7 +17,7 @@ struct DatasetController: Sendable {
     static let base = "namespaces/{namespace}/projects/{project}/datasets"
 
     func register(on api: RouterGroup<AppRequestContext>) {
-        api.get("datasets", use: searchPublic)
+        api.get("datasets", use: search)
         api.get(RouterPath(stringLiteral: Self.base), use: list)
         api.post(RouterPath(stringLiteral: Self.base), use: create)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}"), use: show)
@@ -69,10 +69,12 @@ struct DatasetController: Sendable {
         }
     }
 
-    @Sendable func searchPublic(_ request: Request, context: AppRequestContext) async throws -> ItemList<Dataset> {
-        _ = try access.caller(context)
-        let search = request.uri.queryParameters["search"].map(String.init)
-        return ItemList(items: try await store.datasets.listPublic(search: search))
+    /// Datasets the caller may read across namespaces: public ones and their own namespaces' (`?search=` text).
+    @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> ItemList<DatasetListing> {
+        let caller = try access.caller(context)
+        let text = request.uri.queryParameters["search"].map(String.init)
+        try validText(text, field: "search", limit: 200)
+        return ItemList(items: try await store.datasets.search(text, visibleTo: caller.user.id, seesEverything: caller.user.isAdmin))
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<Dataset> {
@@ -230,6 +232,7 @@ struct DatasetController: Sendable {
 extension DatasetVersionDetail: ResponseEncodable {}
 
 extension Dataset: ResponseEncodable {}
+extension DatasetListing: ResponseEncodable {}
 extension DatasetVersion: ResponseEncodable {}
 extension RecordPage: ResponseEncodable {}
 extension VersionDiff: ResponseEncodable {}

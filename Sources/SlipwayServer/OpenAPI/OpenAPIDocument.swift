@@ -148,8 +148,10 @@ enum OpenAPIDocument {
             method: "get", path: "/namespaces/{namespace}/blobs/{digest}", summary: "Download a blob the namespace holds (viewer)",
             tag: "data", success: (200, nil), binaryResponse: true),
         .init(
-            method: "get", path: "/datasets", summary: "Public datasets of every namespace, optionally matching ?search=", tag: "data",
-            success: (200, "DatasetList"), query: [QueryParameter(name: "search", description: "Text in the name or description", kind: .string)]),
+            method: "get", path: "/datasets",
+            summary: "Datasets the caller may read across namespaces (public ones and their namespaces'), optionally matching ?search=",
+            tag: "data", success: (200, "DatasetListingList"),
+            query: [QueryParameter(name: "search", description: "Text in the name or description", kind: .string)]),
         .init(
             method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets", summary: "A project's datasets (viewer)",
             tag: "data", success: (200, "DatasetList")),
@@ -200,31 +202,42 @@ enum OpenAPIDocument {
             method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft",
             summary: "Open the dataset's draft from a version (default: the latest) or empty (developer)", tag: "data",
             request: "CreateDraftRequest", success: (201, "DatasetDraft")),
-        .init(method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft", summary: "The dataset's draft and what changed in it", tag: "data", success: (200, "DatasetDraft")),
-        .init(method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft", summary: "Discard the draft (developer)", tag: "data", success: (204, nil)),
         .init(
-            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records", summary: "A page of the draft's records", tag: "data", success: (200, "RecordPage"),
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft",
+            summary: "The dataset's draft and what changed in it", tag: "data", success: (200, "DatasetDraft")),
+        .init(
+            method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft", summary: "Discard the draft (developer)",
+            tag: "data", success: (204, nil)),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records",
+            summary: "A page of the draft's records", tag: "data", success: (200, "RecordPage"),
             query: [
                 QueryParameter(name: "offset", description: "Records to skip", minimum: 0, maximum: nil),
                 QueryParameter(name: "limit", description: "At most this many, 1 to 1000 (default 100)", minimum: 1, maximum: 1000),
             ]),
         .init(
-            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}", summary: "One record of the draft (its id percent-encoded)", tag: "data",
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}",
+            summary: "One record of the draft (its id percent-encoded)", tag: "data",
             success: (200, "DatasetRecord")),
         .init(
-            method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}", summary: "Add a record to the draft, or replace it (developer)", tag: "data",
+            method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}",
+            summary: "Add a record to the draft, or replace it (developer)", tag: "data",
             request: "DatasetRecord", success: (200, "DatasetRecord")),
         .init(
-            method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}", summary: "Take a record out of the draft (developer)", tag: "data",
+            method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}",
+            summary: "Take a record out of the draft (developer)", tag: "data",
             success: (204, nil)),
         .init(
-            method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}/annotations", summary: "Replace a record's labels (developer)", tag: "data",
+            method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/records/{record}/annotations",
+            summary: "Replace a record's labels (developer)", tag: "data",
             request: "AnnotationsRequest", success: (200, "DatasetRecord")),
         .init(
-            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/import", summary: "Import an uploaded file into the draft, adding or replacing records (developer)",
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/import",
+            summary: "Import an uploaded file into the draft, adding or replacing records (developer)",
             tag: "data", request: "ImportSource", success: (200, "DraftImportReport")),
         .init(
-            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/commit", summary: "Commit the draft as the next immutable version (developer)", tag: "data",
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/draft/commit",
+            summary: "Commit the draft as the next immutable version (developer)", tag: "data",
             request: "CommitDraftRequest", success: (201, "VersionDetail")),
         .init(
             method: "post", path: "/admin/gc", summary: "Delete blobs no live version references (administrators)", tag: "data",
@@ -416,6 +429,10 @@ enum OpenAPIDocument {
                     "visibility": visibility, "created_at": time, "latest_version": nullable("integer"),
                 ], required: ["id", "namespace_id", "project_id", "name", "description", "task_type", "visibility", "created_at"]),
             "DatasetList": list("Dataset"),
+            "DatasetListing": object(
+                ["namespace": name, "project": name, "dataset": ["$ref": "#/components/schemas/Dataset"]],
+                required: ["namespace", "project", "dataset"]),
+            "DatasetListingList": list("DatasetListing"),
             "CreateDatasetRequest": object(
                 ["name": name, "task_type": taskType, "description": string, "visibility": visibility], required: ["name", "task_type"]),
             "DatasetVersion": object(
@@ -426,17 +443,7 @@ enum OpenAPIDocument {
                 ], required: ["dataset_id", "number", "state", "message", "record_count", "created_at", "created_by"]),
             "DatasetVersionList": list("DatasetVersion"),
             "CreateVersionRequest": object(
-                [
-                    "message": string,
-                    "source": object(
-                        [
-                            "format": ["type": "string", "enum": ["csv", "jsonl", "image_folder_zip"]], "blob": sha256, "label_column": string,
-                            "id_column": string,
-                            "field_types": [
-                                "type": "object", "additionalProperties": ["type": "string", "enum": ["string", "integer", "number", "boolean"]],
-                            ],
-                        ], required: ["format", "blob"]),
-                ], required: ["source"]),
+                ["message": string, "source": ["$ref": "#/components/schemas/ImportSource"]], required: ["source"]),
             "VersionDetail": object(
                 [
                     "version": ["$ref": "#/components/schemas/DatasetVersion"],

@@ -12,10 +12,27 @@ struct DataPages: Sendable {
     let datasets: DatasetController
 
     func register(on group: RouterGroup<AppRequestContext>) {
+        group.get("datasets", use: searchPage)
         group.get("namespaces/{namespace}/projects/{project}", use: projectPage)
         group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}", use: datasetPage)
         group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/records", use: recordsPage)
         group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}/diff", use: diffPage)
+    }
+
+    /// Datasets the user may read across namespaces, found by name or description.
+    @Sendable func searchPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let caller = try datasets.access.caller(context)
+        let text = request.uri.queryParameters["search"].map(String.init) ?? ""
+        try validText(text, field: "search", limit: 200)
+        let found = try await store.datasets.search(text, visibleTo: caller.user.id, seesEverything: caller.user.isAdmin)
+        let rows = found.map {
+            ProjectPage.Row(
+                namespace: $0.namespace, project: $0.project, name: $0.dataset.name.value, task: $0.dataset.taskType.rawValue,
+                visibility: $0.dataset.visibility.rawValue, latest: $0.dataset.latestVersion.map { "v\($0)" } ?? "—",
+                description: $0.dataset.description)
+        }
+        return pages.render(
+            "datasets", DatasetSearchPage(layout: .make(context.caller, section: "/datasets"), search: text, datasets: rows))
     }
 
     @Sendable func projectPage(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -155,6 +172,12 @@ struct ProjectPage: Sendable {
     var namespace: String
     var project: ProjectView
     var datasets: [Row]
+}
+
+struct DatasetSearchPage: Sendable {
+    var layout: LayoutView
+    var search: String
+    var datasets: [ProjectPage.Row]
 }
 
 struct DatasetPage: Sendable {

@@ -18,8 +18,9 @@ public protocol DatasetRepository: Sendable {
     func dataset(named name: String, in project: Project) async throws -> Dataset?
     /// The project's datasets, by name.
     func list(in project: Project) async throws -> [Dataset]
-    /// Public datasets of every namespace, by name, matching `search` (in the name or description) when given.
-    func listPublic(search: String?) async throws -> [Dataset]
+    /// Datasets the user may read (public ones, those of namespaces they belong to; every one for administrators),
+    /// by name, matching `text` (in the name or description) when given.
+    func search(_ text: String?, visibleTo userID: UUID, seesEverything: Bool) async throws -> [DatasetListing]
     /// Commits a new version numbered one past the newest, referencing `digests` (shards and files) so they outlive garbage collection.
     func addVersion(
         to dataset: Dataset, manifestJSON: String, recordCount: Int, message: String, digests: Set<String>, by actor: AuditActor
@@ -90,19 +91,41 @@ public struct SQLDatasetRepository: DatasetRepository {
         }.map { try $0.dataset() }
     }
 
-    public func listPublic(search: String?) async throws -> [Dataset] {
+    public func search(_ text: String?, visibleTo userID: UUID, seesEverything: Bool) async throws -> [DatasetListing] {
         try await database.read { db in
-            var query = Self.select(db).where(SQLColumn("visibility", table: "d"), .equal, SQLBind(Visibility.public.rawValue))
-            if let search, !search.isEmpty {
-                let pattern = "%" + search.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
+            var query = Self.select(db)
+                .column(SQLAlias(SQLColumn("name", table: "n"), as: SQLIdentifier("namespace_name")))
+                .column(SQLAlias(SQLColumn("name", table: "p"), as: SQLIdentifier("project_name")))
+                .join(
+                    SQLAlias(SQLIdentifier("namespaces"), as: SQLIdentifier("n")), on: SQLColumn("namespace_id", table: "d"), .equal,
+                    SQLColumn("id", table: "n")
+                )
+                .join(
+                    SQLAlias(SQLIdentifier("projects"), as: SQLIdentifier("p")), on: SQLColumn("project_id", table: "d"), .equal,
+                    SQLColumn("id", table: "p"))
+            if !seesEverything {
+                query = query.where { group in
+                    group.where(SQLColumn("visibility", table: "d"), .equal, SQLBind(Visibility.public.rawValue))
+                        .orWhere(
+                            SQLColumn("namespace_id", table: "d"), .in,
+                            SQLGroupExpression(SQLQueryString("SELECT namespace_id FROM memberships WHERE user_id = \(bind: userID.uuidString)")))
+                }
+            }
+            if let text, !text.isEmpty {
+                let pattern = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
                 query = query.where { group in
                     group.where(SQLFunction("LOWER", args: SQLColumn("name", table: "d")), .like, SQLBind(pattern))
                         .orWhere(SQLFunction("LOWER", args: SQLColumn("description", table: "d")), .like, SQLBind(pattern))
                 }
             }
-            return try await query.orderBy(SQLColumn("name", table: "d")).limit(500).all(
-                decoding: DatasetRow.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }.map { try $0.dataset() }
+            return try await query.orderBy(SQLColumn("name", table: "d")).orderBy(SQLColumn("name", table: "n")).limit(500).all()
+                .map { row in
+                    DatasetListing(
+                        namespace: try row.decode(column: "namespace_name", as: String.self),
+                        project: try row.decode(column: "project_name", as: String.self),
+                        dataset: try row.decode(model: DatasetRow.self, keyDecodingStrategy: .convertFromSnakeCase).dataset())
+                }
+        }
     }
 
     public func addVersion(

@@ -171,8 +171,21 @@ struct DatasetAPITests {
             #expect(try await api.request(.get, Self.base + "/open", token: eve).status == .ok)
             #expect(try await api.request(.get, Self.base + "/closed", token: eve).status == .notFound)
             #expect(try await api.request(.get, Self.base, token: eve).status == .notFound, "listing a project needs membership")
-            let found = try await api.request(.get, "/api/v1/datasets?search=flowers", token: eve).items.compactMap { $0["name"] as? String }
-            #expect(found == ["open"])
+            func found(_ query: String, token: String) async throws -> [String] {
+                try await api.request(.get, "/api/v1/datasets" + query, token: token).items.compactMap { item in
+                    guard let dataset = item["dataset"] as? [String: Any] else { return nil }
+                    return "\(item["namespace"] ?? "")/\(item["project"] ?? "")/\(dataset["name"] ?? "")"
+                }
+            }
+            #expect(try await found("?search=flowers", token: eve) == ["team/flowers/open"], "a stranger finds only public datasets")
+            #expect(try await found("?search=FLOW", token: admin) == ["team/flowers/open"], "matches the description, in any case")
+            #expect(try await found("", token: admin) == ["team/flowers/closed", "team/flowers/open"])
+            #expect(try await found("", token: eve) == ["team/flowers/open"])
+            #expect(try await found("?search=nothing-like-it", token: admin).isEmpty)
+            // A member finds their namespace's private datasets too.
+            let mia = try await api.user("mia", adminToken: admin)
+            #expect(try await api.request(.put, "/api/v1/namespaces/team/members/mia", token: admin, json: #"{"role":"viewer"}"#).status == .ok)
+            #expect(try await found("?search=clo", token: mia) == ["team/flowers/closed"])
             let write = try await api.request(
                 .post, Self.base + "/open/versions", token: eve,
                 body: CreateVersionRequest(source: ImportSource(format: .csv, blob: sha256Hex("x"))))
