@@ -4,9 +4,12 @@
 Measures, against a real `slipway serve` on this machine (SQLite, local disk):
   * pushing a CSV of --rows rows (upload + import) beside a raw copy of the same bytes: throughput and ratio;
   * pushing an image folder of --images generated images (hash, upload, import) beside a raw copy of the folder;
-  * the server's peak memory (VmHWM) after each import;
-  * bytes and blobs written by re-pushing both unchanged (the target is 0).
+  * pushing the same images as a zip and as a tar.gz archive (upload, then checked and unpacked on the
+    server) beside a raw copy of the archive;
+  * the server's peak memory (VmHWM, reset before each import) during each import, and the CLI's;
+  * bytes and blobs written by re-pushing everything unchanged (the target is 0).
 
+Defaults are the issue's sizes: a 1M-row CSV and 2000 images of 512 KiB (1 GiB).
 Usage: python3 benchmarks/data_import.py [--rows 1000000] [--images 2000] [--image-kib 512] [--build release|debug]
 """
 
@@ -42,13 +45,28 @@ def tree_bytes(folder: Path):
     return len(files), sum(p.stat().st_size for p in files)
 
 
+def reset_peak_rss(pid):
+    """Makes VmHWM start again from the current resident size (Linux: clear_refs 5)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def timed(label, command, env):
+    """Runs a CLI command; returns its wall time and its own peak memory in MiB."""
     started = time.monotonic()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = process.communicate()
     elapsed = time.monotonic() - started
-    if result.returncode != 0:
-        sys.exit(f"{label} failed:\n{result.stdout}\n{result.stderr}")
+    if process.returncode != 0:
+        sys.exit(f"{label} failed:\n{stdout}\n{stderr}")
     return elapsed
+
+
+def client_peak_mib():
+    import resource
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def raw_copy_seconds(source: Path, target: Path):
@@ -104,6 +122,7 @@ def main():
                 out.write(f"r{i},{rng.random():.6f},{rng.random():.6f},{rng.randint(0, 1000)},{rng.random() * 100:.3f},c{i % 10}\n")
         size = table.stat().st_size
         copy = raw_copy_seconds(table, work / "table-copy.csv")
+        reset_peak_rss(server.pid)
         push = timed("CSV push", [binary, "dataset", "push", "bench/p/table", str(table), "--id-column", "id", "--label-column", "label"], env)
         csv_rss = peak_rss_mib(server.pid)
 
@@ -115,26 +134,49 @@ def main():
             (label_dir / f"{i:06}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(args.image_kib * 1024))
         _, folder_bytes = tree_bytes(folder)
         folder_copy = raw_copy_seconds(folder, work / "images-copy")
+        reset_peak_rss(server.pid)
         image_push = timed("image push", [binary, "dataset", "push", "bench/p/images", str(folder)], env)
         image_rss = peak_rss_mib(server.pid)
+
+        # The same images as archives, unpacked on the server.
+        archives = {}
+        subprocess.run(["zip", "-q", "-r", "-0", str(work / "images.zip"), "."], cwd=folder, check=True)
+        subprocess.run(["tar", "-czf", str(work / "images.tar.gz"), "-C", str(folder), "."], check=True)
+        for name, archive in (("zip", work / "images.zip"), ("tar.gz", work / "images.tar.gz")):
+            dataset = "bench/p/images-" + name.replace(".", "")
+            assert cli("dataset", "create", dataset, "--task", "image_classification").returncode == 0
+            archive_copy = raw_copy_seconds(archive, work / ("copy-" + archive.name))
+            reset_peak_rss(server.pid)
+            seconds = timed(f"{name} push", [binary, "dataset", "push", dataset, str(archive)], env)
+            archives[name] = (archive, archive_copy, seconds, peak_rss_mib(server.pid), dataset)
 
         blobs = data_dir / "blobs"
         before = tree_bytes(blobs)
         repush_table = timed("CSV re-push", [binary, "dataset", "push", "bench/p/table", str(table), "--id-column", "id", "--label-column", "label"], env)
         repush_images = timed("image re-push", [binary, "dataset", "push", "bench/p/images", str(folder)], env)
+        repush_archives = sum(timed(f"{name} re-push", [binary, "dataset", "push", entry[4], str(entry[0])], env)
+                              for name, entry in archives.items())
         after = tree_bytes(blobs)
+        client_rss = client_peak_mib()
 
         mib = 1024 * 1024
         print(f"\nSlipway data import benchmark ({args.build} build, {os.cpu_count()} cores)")
         print(f"CSV, {args.rows:,} rows, {size / mib:.1f} MiB:")
         print(f"  raw copy      {copy:8.2f} s  {size / mib / copy:9.1f} MiB/s")
         print(f"  slipway push  {push:8.2f} s  {size / mib / push:9.1f} MiB/s  {args.rows / push:12,.0f} rows/s  ratio {push / copy:6.1f}x the copy time")
-        print(f"  server peak memory after the import: {csv_rss:.0f} MiB")
+        print(f"  server peak memory during the import: {csv_rss:.0f} MiB")
         print(f"Image folder, {args.images:,} files, {folder_bytes / mib:.1f} MiB:")
         print(f"  raw copy      {folder_copy:8.2f} s  {folder_bytes / mib / folder_copy:9.1f} MiB/s")
         print(f"  slipway push  {image_push:8.2f} s  {folder_bytes / mib / image_push:9.1f} MiB/s  ratio {image_push / folder_copy:6.1f}x the copy time")
-        print(f"  server peak memory after the import: {image_rss:.0f} MiB")
-        print(f"Re-push of both, unchanged: {repush_table:.2f} s + {repush_images:.2f} s; "
+        print(f"  server peak memory during the import: {image_rss:.0f} MiB")
+        for name, (archive, archive_copy, seconds, rss, _) in archives.items():
+            archive_bytes = archive.stat().st_size
+            print(f"Image folder as {name}, {archive_bytes / mib:.1f} MiB (unpacked on the server):")
+            print(f"  raw copy      {archive_copy:8.2f} s  {archive_bytes / mib / archive_copy:9.1f} MiB/s")
+            print(f"  slipway push  {seconds:8.2f} s  {archive_bytes / mib / seconds:9.1f} MiB/s  ratio {seconds / archive_copy:6.1f}x the copy time")
+            print(f"  server peak memory during the import: {rss:.0f} MiB")
+        print(f"CLI peak memory over all pushes: {client_rss:.0f} MiB")
+        print(f"Re-push of everything, unchanged: {repush_table:.2f} s (CSV) + {repush_images:.2f} s (folder) + {repush_archives:.2f} s (archives); "
               f"blob files written: {after[0] - before[0]}, blob bytes written: {after[1] - before[1]}")
     finally:
         server.terminate()

@@ -10,7 +10,8 @@ struct DatasetCommand: AsyncParsableCommand {
         commandName: "dataset", abstract: "Manage datasets and their immutable versions.",
         subcommands: [
             List.self, Create.self, Push.self, Pull.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
-            Deprecate.self, Archive.self, Delete.self, GC.self,
+            DatasetDraftCommand.self, DatasetRecordCommand.self, DatasetCommitCommand.self, Deprecate.self, Archive.self, Delete.self,
+            GC.self,
         ])
 
     /// `NAMESPACE/PROJECT/DATASET[@VERSION]`.
@@ -60,17 +61,21 @@ struct DatasetCommand: AsyncParsableCommand {
     }
 
     struct Search: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Find public datasets of every namespace.")
+        static let configuration = CommandConfiguration(
+            abstract: "Find datasets across namespaces: public ones and those of your namespaces, matching TEXT in name or description.")
         @Argument var text: String?
         @OptionGroup var options: ClientOptions
         func run() async throws {
             try await runClient {
                 let query = text.map { "?search=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? ""
-                let list = try await options.client().send(.GET, "/datasets" + query, as: ItemList<Dataset>.self)
+                let list = try await options.client().send(.GET, "/datasets" + query, as: ItemList<DatasetListing>.self)
                 try options.print(
-                    list.items, headers: ["NAME", "TASK", "LATEST", "DESCRIPTION"],
+                    list.items, headers: ["DATASET", "TASK", "VISIBILITY", "LATEST", "DESCRIPTION"],
                     rows: list.items.map {
-                        [$0.name.value, $0.taskType.rawValue, $0.latestVersion.map(String.init) ?? "-", $0.description]
+                        [
+                            "\($0.namespace)/\($0.project)/\($0.dataset.name)", $0.dataset.taskType.rawValue, $0.dataset.visibility.rawValue,
+                            $0.dataset.latestVersion.map(String.init) ?? "-", $0.dataset.description,
+                        ]
                     })
             }
         }
@@ -105,23 +110,35 @@ struct DatasetCommand: AsyncParsableCommand {
 
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import a CSV or JSON Lines file, or an image folder, as the dataset's next version.",
+            abstract: "Import a CSV or JSON Lines file, or a folder of images (plain, COCO or Pascal VOC), as the dataset's next version.",
             discussion: """
                 An image folder holds one sub-folder per class (cats/001.png is a cat), or images directly for unlabeled data.
+                A COCO folder holds one COCO detection .json file, in it or in annotations/, and the images that file names, \
+                in it, in images/ or beside the .json file.
+                A Pascal VOC folder holds Annotations/*.xml and the images they name in JPEGImages/.
+                A folder's layout is detected; --format forces it.
                 Only bytes the server lacks are sent: pushing unchanged data uploads nothing.
                 """)
         @Argument(help: "NAMESPACE/PROJECT/DATASET") var path: String
-        @Argument(help: "A .csv, .jsonl or .zip (image folder) file, or an image folder.") var file: String
-        @Option(help: "csv, jsonl or image_folder_zip (default: from the file's extension).") var format: String?
+        @Argument(help: "A .csv, .jsonl, .zip, .tar, .tar.gz or .tgz (image folder) file, or a folder of images.") var file: String
+        @Option(
+            help: """
+                A file: csv, jsonl, image_folder_zip or image_folder_tar (default: from the file's extension). \
+                A folder: image_folder, coco or voc (default: detected).
+                """)
+        var format: String?
         @Option(help: "The column (CSV) or key (JSON Lines) holding class labels.") var labelColumn: String?
         @Option(help: "The column or key holding record ids.") var idColumn: String?
         @Option(name: .customLong("type"), help: "Override an inferred type: COLUMN=string|integer|number|boolean (repeatable).")
         var types: [String] = []
         @Option(name: [.short, .customLong("message")], help: "What changed in this version.") var message: String?
+        @Flag(help: "Import into the dataset's open draft (adding records, or replacing those with the same ids) instead of committing a version.")
+        var draft = false
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
             let path = try Path(path)
+            if draft, message != nil { throw ValidationError("--message belongs to the commit: slipway dataset commit -m …") }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else { throw ValidationError("cannot read \(file)") }
             var fieldTypes: [String: FieldType] = [:]
@@ -137,18 +154,39 @@ struct DatasetCommand: AsyncParsableCommand {
                 var upload = file
                 var format: DataFormat
                 if isDirectory.boolValue {
-                    // An image folder: images are uploaded here, and their records imported as JSON Lines.
-                    upload = try await ImageFolderPush(client: client, namespace: path.namespace).prepare(directory: file)
+                    // A folder of images: images are uploaded here, and their records imported as JSON Lines.
+                    let reader = LayoutReader(directory: file)
+                    let layout: DatasetLayout
+                    if let forced = self.format {
+                        guard let chosen = DatasetLayout(rawValue: forced), chosen != .records else {
+                            throw CLIError("for a folder, --format must be image_folder, coco or voc")
+                        }
+                        layout = chosen
+                    } else {
+                        layout = try reader.detect()
+                    }
+                    let images = try reader.images(layout)
+                    if layout != .imageFolder {
+                        let boxes = images.reduce(0) { $0 + $1.image.annotations.count { $0.kind == .box } }
+                        FileHandle.standardError.write(Data("\(file): a \(layout.title) folder, \(images.count) images, \(boxes) boxes\n".utf8))
+                    }
+                    upload = try await AnnotatedImagePush(client: client, namespace: path.namespace).prepare(images: images)
                     format = .jsonl
                 } else {
                     let fromExtension: DataFormat =
                         switch URL(fileURLWithPath: file).pathExtension.lowercased() {
                         case "csv": .csv
                         case "zip": .imageFolderZip
+                        case "tar", "tgz": .imageFolderTar
+                        case "gz" where file.lowercased().hasSuffix(".tar.gz"): .imageFolderTar
                         default: .jsonl
                         }
+                    if let forced = self.format, let layout = DatasetLayout(rawValue: forced), layout != .records {
+                        throw CLIError("--format \(forced) reads a folder; give the folder that holds the images and their annotations")
+                    }
                     guard let chosen = self.format.map({ DataFormat(rawValue: $0) }) ?? fromExtension else {
-                        throw CLIError("--format must be csv, jsonl or image_folder_zip")
+                        throw CLIError(
+                            "--format must be csv, jsonl, image_folder_zip or image_folder_tar for a file, image_folder, coco or voc for a folder")
                     }
                     format = chosen
                 }
@@ -168,6 +206,13 @@ struct DatasetCommand: AsyncParsableCommand {
                 let source = ImportSource(
                     format: format, blob: digest.sha256, labelColumn: labelColumn, idColumn: idColumn,
                     fieldTypes: fieldTypes.isEmpty ? nil : fieldTypes)
+                if draft {
+                    let report = try await client.send(.POST, path.api + "/draft/import", body: source, as: DraftImportReport.self)
+                    try options.print(
+                        report, headers: ["ADDED", "REPLACED", "DRAFT RECORDS"],
+                        rows: [[String(report.added), String(report.replaced), String(report.draft.recordCount)]])
+                    return
+                }
                 let detail = try await client.send(
                     .POST, path.api + "/versions", body: CreateVersionRequest(source: source, message: message), as: DatasetVersionDetail.self)
                 try options.print(detail, headers: ["VERSION", "RECORDS", "CLASSES", "FIELDS"], rows: [detail.row])
@@ -179,57 +224,25 @@ struct DatasetCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Download a version into a folder a training job can read: NAMESPACE/PROJECT/DATASET[@VERSION] FOLDER.",
             discussion: """
-                Writes FOLDER/records.jsonl (every record), FOLDER/data.csv for tables, and each record's file under FOLDER/files/
-                at its original path. Files already there with the right content are not downloaded again.
+                records (the default) writes FOLDER/records.jsonl (every record), FOLDER/data.csv for tables, \
+                and each file under FOLDER/files/ at its original path.
+                image_folder writes FOLDER/<class>/<file name>, or FOLDER/<file name> for unlabeled records.
+                coco writes FOLDER/images/<path> and FOLDER/annotations.json.
+                voc writes FOLDER/JPEGImages/<path> and FOLDER/Annotations/<id>.xml.
+                Files already there with the right content are not downloaded again.
                 """)
         @Argument var path: String
         @Argument var folder: String
+        @Option(help: "records, image_folder, coco or voc.") var layout: DatasetLayout = .records
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
             let path = try Path(path, allowVersion: true)
             try await runClient {
-                let client = try options.client()
-                let root = URL(fileURLWithPath: folder)
-                try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-                let detail = try await client.send(.GET, path.versionAPI, as: DatasetVersionDetail.self)
-                let versionAPI = path.api + "/versions/\(detail.version.number)"
-                let recordsFile = root.appendingPathComponent("records.jsonl").path
-                try await client.download(versionAPI + "/export?format=jsonl", to: recordsFile)
-                if detail.manifest.statistics.files == 0 {
-                    try await client.download(versionAPI + "/export?format=csv", to: root.appendingPathComponent("data.csv").path)
-                }
-                var files: [RecordFile] = []
-                let decoder = RecordCoding.decoder()
-                let text = try String(contentsOfFile: recordsFile, encoding: .utf8)
-                for line in text.split(separator: "\n") {
-                    if let file = try decoder.decode(DatasetRecord.self, from: Data(line.utf8)).file { files.append(file) }
-                }
-                var needed: [RecordFile] = []
-                for file in files {
-                    guard !file.path.split(separator: "/").contains(".."), !file.path.hasPrefix("/") else {
-                        throw CLIError("the version names a file outside the folder (\(file.path)); refusing to write it")
-                    }
-                    let target = root.appendingPathComponent("files/" + file.path).path
-                    if FileManager.default.fileExists(atPath: target), (try? FileDigest.of(path: target).sha256) == file.sha256 { continue }
-                    needed.append(file)
-                }
-                let bar = ProgressBar(label: "downloading \(needed.count) of \(files.count) files", total: needed.reduce(0) { $0 + $1.size })
-                let received = SentBytes()
-                for file in needed {
-                    let target = root.appendingPathComponent("files/" + file.path)
-                    try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    let this = SentBytes()
-                    try await client.download("/namespaces/\(SlipwayAPIClient.segment(path.namespace))/blobs/\(file.sha256)", to: target.path) {
-                        bar.update(received.add(this.advance(to: $0)))
-                    }
-                    guard try FileDigest.of(path: target.path).sha256 == file.sha256 else {
-                        try? FileManager.default.removeItem(at: target)
-                        throw CLIError("\(file.path) arrived damaged (its SHA-256 differs); run the pull again")
-                    }
-                }
-                if !needed.isEmpty { bar.finish() }
-                print("Pulled version \(detail.version.number): \(detail.manifest.recordCount) records, \(files.count) files, into \(folder).")
+                let pulled = try await VersionPull(client: try options.client(), path: path, layout: layout)
+                    .run(into: URL(fileURLWithPath: folder))
+                let (version, records) = (pulled.detail.version.number, pulled.detail.manifest.recordCount)
+                print("Pulled version \(version): \(records) records, \(pulled.files) files, into \(folder).")
             }
         }
     }
@@ -385,18 +398,30 @@ struct DatasetCommand: AsyncParsableCommand {
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Download a version as CSV or JSON Lines: NAMESPACE/PROJECT/DATASET[@VERSION].")
+        static let configuration = CommandConfiguration(
+            abstract: "Download a version as CSV, JSON Lines or a zip of an image folder: NAMESPACE/PROJECT/DATASET[@VERSION].",
+            discussion: """
+                image_folder_zip holds one sub-folder per class, as `dataset pull --layout image_folder` writes it; \
+                pushing it back gives the same records.
+                """)
         @Argument var path: String
-        @Option(help: "csv or jsonl.") var format: String = "jsonl"
+        @Option(help: "csv, jsonl or image_folder_zip.") var format: String = "jsonl"
         @Option(name: [.short, .customLong("output-file")], help: "Where to write it.") var outputFile: String
         func run() async throws {
             let path = try Path(path, allowVersion: true)
-            guard DataFormat(rawValue: format) != nil else { throw ValidationError("--format must be csv or jsonl") }
+            guard let format = DataFormat(rawValue: format), [.csv, .jsonl, .imageFolderZip].contains(format) else {
+                throw ValidationError("--format must be csv, jsonl or image_folder_zip")
+            }
             try await runClient {
                 let configuration = try ClientConfiguration.load()
                 let client = SlipwayAPIClient(baseURL: configuration.url, token: configuration.token)
+                if format == .imageFolderZip {
+                    let summary = try await ImageFolderZipExport(client: client, path: path).write(to: outputFile)
+                    print("Wrote \(outputFile): version \(summary.detail.version.number), \(summary.files) images.")
+                    return
+                }
                 let bar = ProgressBar(label: "downloading", total: 0)
-                try await client.download(path.versionAPI + "/export?format=\(format)", to: outputFile) { bar.update($0) }
+                try await client.download(path.versionAPI + "/export?format=\(format.rawValue)", to: outputFile) { bar.update($0) }
                 bar.finish()
                 print("Wrote \(outputFile).")
             }

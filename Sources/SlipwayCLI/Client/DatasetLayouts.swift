@@ -1,0 +1,391 @@
+import ArgumentParser
+import Foundation
+import SlipwayClient
+import SlipwayData
+import SlipwayDomain
+import ZIPFoundation
+
+/// The folder layouts a dataset's images are pushed from and pulled into.
+enum DatasetLayout: String, CaseIterable, ExpressibleByArgument {
+    /// `records.jsonl`, `data.csv` for tables, and `files/<path>`: Slipway's own format (pull only).
+    case records
+    /// One sub-folder per class (`cats/001.png`), or images directly in the folder for unlabeled data.
+    case imageFolder = "image_folder"
+    /// The images (`images/<path>` when pulled) and one COCO detection file (`annotations.json`).
+    case coco
+    /// `JPEGImages/<path>` and a Pascal VOC file per image (`Annotations/<id>.xml`).
+    case voc
+
+    /// What the layout is called in messages.
+    var title: String {
+        switch self {
+        case .records: "record"
+        case .imageFolder: "image"
+        case .coco: "COCO"
+        case .voc: "Pascal VOC"
+        }
+    }
+}
+
+// MARK: - Reading a folder to push
+
+/// An image of a folder being pushed: where it is on disk, and what the folder's layout says about it.
+struct LocalImage {
+    /// The image file.
+    var url: URL
+    /// Its media type (`image/png`).
+    var mediaType: String
+    /// Its path in the dataset, size and annotations, as the layout gives them.
+    var image: AnnotatedImage
+}
+
+/// Reads the images of a folder being pushed, with their annotations, in one of the layouts.
+struct LayoutReader {
+    /// The folder.
+    let root: URL
+
+    init(directory: String) {
+        root = URL(fileURLWithPath: directory).standardizedFileURL
+    }
+
+    /// The folder's layout: Pascal VOC when it holds `Annotations/*.xml`, COCO when it or its `annotations/` folder
+    /// holds a JSON file with `images`, an image folder otherwise.
+    func detect() throws -> DatasetLayout {
+        if !files(under: root.appendingPathComponent("Annotations"), extension: "xml").isEmpty { return .voc }
+        if try cocoFile(forced: false) != nil { return .coco }
+        return .imageFolder
+    }
+
+    /// Every image of the folder read as `layout`, with the path, size and annotations the layout gives it.
+    /// - Throws: `CLIError` when an annotation file is wrong, an image it names is missing, or two images would
+    ///   get the same record id.
+    func images(_ layout: DatasetLayout) throws -> [LocalImage] {
+        let images: [LocalImage] =
+            switch layout {
+            case .records: throw CLIError("a folder is pushed as image_folder, coco or voc")
+            case .imageFolder: try imageFolder()
+            case .coco: try coco()
+            case .voc: try voc()
+            }
+        var paths: [String: String] = [:]
+        for local in images {
+            let id = local.image.recordID
+            if let other = paths[id] {
+                throw CLIError("\(other) and \(local.image.fileName) would both be record '\(id)'; rename one of them")
+            }
+            paths[id] = local.image.fileName
+        }
+        return images
+    }
+
+    private func imageFolder() throws -> [LocalImage] {
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+        else { throw CLIError("cannot read the folder \(root.path)") }
+        var paths: [String] = []
+        var skipped = 0
+        while let url = walker.nextObject() as? URL {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let relative = relativePath(of: url)
+            if MediaTypes.image(forFileNamed: relative) != nil { paths.append(relative) } else { skipped += 1 }
+        }
+        paths.sort()
+        guard !paths.isEmpty else { throw CLIError("\(root.path) holds no images (.png, .jpg, .jpeg, .gif, .bmp, .webp)") }
+        if skipped > 0 { FileHandle.standardError.write(Data("skipping \(skipped) files that are not images\n".utf8)) }
+        return paths.map { path in
+            let components = path.split(separator: "/")
+            let annotations: [Annotation] = components.count >= 2 ? [.imported(label: String(components[0]))] : []
+            return LocalImage(
+                url: root.appendingPathComponent(path), mediaType: MediaTypes.image(forFileNamed: path)!,
+                image: AnnotatedImage(fileName: path, annotations: annotations))
+        }
+    }
+
+    private func coco() throws -> [LocalImage] {
+        guard let file = try cocoFile(forced: true) else {
+            throw CLIError("\(root.path) holds no COCO annotation file (a .json file with images, in the folder or its annotations/ folder)")
+        }
+        let name = relativePath(of: file)
+        let data: Data
+        do {
+            data = try Data(contentsOf: file)
+        } catch {
+            throw CLIError("cannot read \(name)")
+        }
+        let images: [AnnotatedImage]
+        do {
+            images = try COCODetection.images(from: data)
+        } catch let error as DataImportError {
+            throw CLIError("\(name): \(error.description)")
+        }
+        guard !images.isEmpty else { throw CLIError("\(name) lists no images") }
+        let folders = [root, root.appendingPathComponent("images"), file.deletingLastPathComponent()]
+        return try images.map { image in
+            try local(image, namedBy: name, searching: folders)
+        }
+    }
+
+    private func voc() throws -> [LocalImage] {
+        let annotations = files(under: root.appendingPathComponent("Annotations"), extension: "xml")
+        guard !annotations.isEmpty else { throw CLIError("\(root.path)/Annotations holds no .xml files") }
+        let folder = root.appendingPathComponent("JPEGImages")
+        return try annotations.map { file in
+            let name = relativePath(of: file)
+            let image: AnnotatedImage
+            do {
+                image = try PascalVOC.image(from: try Data(contentsOf: file))
+            } catch let error as DataImportError {
+                throw CLIError("\(name): \(error.description)")
+            } catch {
+                throw CLIError("cannot read \(name)")
+            }
+            return try local(image, namedBy: name, searching: [folder])
+        }
+    }
+
+    /// The image file `image` names, looked for in `folders` in order.
+    private func local(_ image: AnnotatedImage, namedBy annotations: String, searching folders: [URL]) throws -> LocalImage {
+        guard let mediaType = MediaTypes.image(forFileNamed: image.fileName) else {
+            throw CLIError("\(image.fileName), named by \(annotations), is not an image (.png, .jpg, .jpeg, .gif, .bmp, .webp)")
+        }
+        var searched: [String] = []
+        for folder in folders {
+            let candidate = folder.appendingPathComponent(image.fileName)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return LocalImage(url: candidate, mediaType: mediaType, image: image)
+            }
+            let place = relativePath(of: folder)
+            if !searched.contains(place) { searched.append(place) }
+        }
+        let places = searched.map { $0.isEmpty ? root.path : root.path + "/" + $0 }.joined(separator: " or ")
+        throw CLIError("image \(image.fileName), named by \(annotations), is not in \(places)")
+    }
+
+    /// The COCO file of the folder: the `.json` file directly in it or in its `annotations/` folder whose top level has
+    /// `images`. When `forced`, a single `.json` file is taken whatever it holds, so its errors are reported.
+    private func cocoFile(forced: Bool) throws -> URL? {
+        let candidates = [root, root.appendingPathComponent("annotations")].flatMap { folder in
+            ((try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles])) ?? [])
+                .filter { $0.pathExtension.lowercased() == "json" }
+                .sorted { $0.path < $1.path }
+        }
+        if forced, candidates.count == 1 { return candidates[0] }
+        let documents = candidates.filter { file in
+            guard let data = try? Data(contentsOf: file), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                return false
+            }
+            return object["images"] is [Any]
+        }
+        if documents.count > 1 {
+            throw CLIError(
+                "\(root.path) holds several COCO files (\(documents.map(relativePath).joined(separator: ", "))): push one folder per file")
+        }
+        return documents.first
+    }
+
+    /// Regular files under `folder` (recursively) whose extension is `ext`, sorted by path.
+    private func files(under folder: URL, extension ext: String) -> [URL] {
+        guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+        else { return [] }
+        var found: [URL] = []
+        while let url = walker.nextObject() as? URL {
+            guard url.pathExtension.lowercased() == ext, (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else {
+                continue
+            }
+            found.append(url.standardizedFileURL)
+        }
+        return found.sorted { $0.path < $1.path }
+    }
+
+    /// `url`'s path relative to the folder (empty for the folder itself).
+    private func relativePath(of url: URL) -> String {
+        let path = url.standardizedFileURL.path
+        guard path.hasPrefix(root.path) else { return path }
+        return String(path.dropFirst(root.path.count).drop { $0 == "/" })
+    }
+}
+
+// MARK: - Writing a pulled version
+
+/// Where a version's files and annotation documents go in a layout, with every path checked to stay in the folder.
+struct LayoutPlan {
+    /// A record's file and the path it is written to, relative to the folder.
+    struct Placement {
+        var file: RecordFile
+        var target: String
+    }
+
+    /// The files to write (each target once).
+    var files: [Placement] = []
+    /// The annotation documents to write, by path relative to the folder.
+    var documents: [(target: String, contents: Data)] = []
+
+    /// The plan for `records` in `layout`; `classes` orders the COCO categories.
+    /// - Throws: `CLIError` when a path would leave the folder, a record without a file is asked for in an image
+    ///   layout, or two different files would land on the same path.
+    init(layout: DatasetLayout, records: [DatasetRecord], classes: [String]) throws {
+        var owners: [String: (sha256: String, record: String)] = [:]
+        func place(_ file: RecordFile, at target: String, for record: String) throws {
+            try Self.check(target, what: "the version names a file outside the folder (\(file.path))")
+            if let owner = owners[target] {
+                guard owner.sha256 != file.sha256 else { return }
+                throw CLIError("records '\(owner.record)' and '\(record)' would both be written to \(target); pull with --layout records")
+            }
+            owners[target] = (file.sha256, record)
+            files.append(Placement(file: file, target: target))
+        }
+        func imageFile(_ record: DatasetRecord) throws -> RecordFile {
+            guard let file = record.file else {
+                throw CLIError("record '\(record.id)' has no file, and the \(layout.rawValue) layout holds images; pull with --layout records")
+            }
+            try Self.check(file.path, what: "the version names a file outside the folder (\(file.path))")
+            return file
+        }
+
+        switch layout {
+        case .records:
+            for record in records {
+                if let file = record.file { try place(file, at: "files/" + file.path, for: record.id) }
+            }
+        case .imageFolder:
+            for record in records {
+                let file = try imageFile(record)
+                let name = file.path.split(separator: "/").last.map(String.init) ?? file.path
+                guard let label = record.classLabel else {
+                    try place(file, at: name, for: record.id)
+                    continue
+                }
+                guard !label.contains("/"), label != ".", label != ".." else {
+                    throw CLIError("the class '\(label)' of record '\(record.id)' cannot be a folder name; pull with --layout records")
+                }
+                try place(file, at: label + "/" + name, for: record.id)
+            }
+        case .coco:
+            for record in records {
+                let file = try imageFile(record)
+                try place(file, at: "images/" + file.path, for: record.id)
+            }
+            documents.append(("annotations.json", try Self.converted { try COCODetection.document(records: records, classes: classes) }))
+        case .voc:
+            for record in records {
+                let file = try imageFile(record)
+                try place(file, at: "JPEGImages/" + file.path, for: record.id)
+                let target = "Annotations/\(record.id).xml"
+                try Self.check(target, what: "the record id '\(record.id)' would leave the folder")
+                documents.append((target, try Self.converted { try PascalVOC.document(for: record) }))
+            }
+        }
+    }
+
+    private static func check(_ path: String, what: String) throws {
+        guard !path.split(separator: "/").contains(".."), !path.hasPrefix("/") else { throw CLIError("\(what); refusing to write it") }
+    }
+
+    private static func converted(_ body: () throws -> Data) throws -> Data {
+        do {
+            return try body()
+        } catch let error as DataImportError {
+            throw CLIError(error.description)
+        }
+    }
+}
+
+/// Downloads a version into a folder in one of the layouts. Files already there with the right content are not
+/// downloaded again; every file is checked against its SHA-256 as it arrives.
+struct VersionPull {
+    let client: SlipwayAPIClient
+    let path: DatasetCommand.Path
+    let layout: DatasetLayout
+
+    /// What was pulled.
+    struct Summary {
+        var detail: DatasetVersionDetail
+        var files: Int
+    }
+
+    func run(into root: URL) async throws -> Summary {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let detail = try await client.send(.GET, path.versionAPI, as: DatasetVersionDetail.self)
+        let versionAPI = path.api + "/versions/\(detail.version.number)"
+        // The records layout keeps records.jsonl; the others read it from a temporary file.
+        let recordsFile =
+            layout == .records
+            ? root.appendingPathComponent("records.jsonl").path
+            : FileManager.default.temporaryDirectory.appendingPathComponent("slipway-pull-\(UUID().uuidString).jsonl").path
+        defer { if layout != .records { try? FileManager.default.removeItem(atPath: recordsFile) } }
+        try await client.download(versionAPI + "/export?format=jsonl", to: recordsFile)
+        if layout == .records, detail.manifest.statistics.files == 0 {
+            try await client.download(versionAPI + "/export?format=csv", to: root.appendingPathComponent("data.csv").path)
+        }
+        var records: [DatasetRecord] = []
+        let decoder = RecordCoding.decoder()
+        let text = try String(contentsOfFile: recordsFile, encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            records.append(try decoder.decode(DatasetRecord.self, from: Data(line.utf8)))
+        }
+
+        let plan = try LayoutPlan(layout: layout, records: records, classes: detail.manifest.schema.classes)
+        for (target, contents) in plan.documents {
+            let url = root.appendingPathComponent(target)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try contents.write(to: url, options: .atomic)
+        }
+        var needed: [LayoutPlan.Placement] = []
+        for placement in plan.files {
+            let target = root.appendingPathComponent(placement.target).path
+            if FileManager.default.fileExists(atPath: target), (try? FileDigest.of(path: target).sha256) == placement.file.sha256 { continue }
+            needed.append(placement)
+        }
+        let bar = ProgressBar(label: "downloading \(needed.count) of \(plan.files.count) files", total: needed.reduce(0) { $0 + $1.file.size })
+        let received = SentBytes()
+        for placement in needed {
+            let target = root.appendingPathComponent(placement.target)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let this = SentBytes()
+            try await client.download("/namespaces/\(SlipwayAPIClient.segment(path.namespace))/blobs/\(placement.file.sha256)", to: target.path) {
+                bar.update(received.add(this.advance(to: $0)))
+            }
+            guard try FileDigest.of(path: target.path).sha256 == placement.file.sha256 else {
+                try? FileManager.default.removeItem(at: target)
+                throw CLIError("\(placement.file.path) arrived damaged (its SHA-256 differs); run the pull again")
+            }
+        }
+        if !needed.isEmpty { bar.finish() }
+        return Summary(detail: detail, files: plan.files.count)
+    }
+}
+
+/// Writes a version as a zip of an image folder (one sub-folder per class), the layout `push` reads from a zip.
+struct ImageFolderZipExport {
+    let client: SlipwayAPIClient
+    let path: DatasetCommand.Path
+
+    /// Pulls the version as an image folder into a temporary folder and zips it to `output` (replacing it).
+    func write(to output: String) async throws -> VersionPull.Summary {
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-export-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        let summary = try await VersionPull(client: client, path: path, layout: .imageFolder).run(into: workspace)
+        let top = try FileManager.default.contentsOfDirectory(atPath: workspace.path)
+        var isDirectory: ObjCBool = false
+        if top.count == 1, FileManager.default.fileExists(atPath: workspace.appendingPathComponent(top[0]).path, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        {
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    warning: every image is in the one class folder \(top[0])/; pushing this zip takes a single top folder \
+                    as a wrapper, so its images would arrive unlabeled
+
+                    """
+                    .utf8))
+        }
+        let destination = URL(fileURLWithPath: output)
+        if FileManager.default.fileExists(atPath: destination.path) { try FileManager.default.removeItem(at: destination) }
+        do {
+            try FileManager.default.zipItem(at: workspace, to: destination, shouldKeepParent: false)
+        } catch {
+            throw CLIError("cannot write the zip archive \(output): \(error)")
+        }
+        return summary
+    }
+}
