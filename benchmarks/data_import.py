@@ -85,11 +85,15 @@ def main():
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--image-kib", type=int, default=512)
     parser.add_argument("--build", choices=["release", "debug"], default="release")
+    parser.add_argument("--binary", help="Use this slipway binary instead of building one (its resources folder beside it)")
     args = parser.parse_args()
 
-    subprocess.run(["swift", "build", "-c", args.build, "--product", "slipway"], cwd=ROOT, check=True)
-    binary = subprocess.run(["swift", "build", "-c", args.build, "--show-bin-path"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.strip() + "/slipway"
+    if args.binary:
+        binary = args.binary
+    else:
+        subprocess.run(["swift", "build", "-c", args.build, "--product", "slipway"], cwd=ROOT, check=True)
+        binary = subprocess.run(["swift", "build", "-c", args.build, "--show-bin-path"], cwd=ROOT, check=True,
+                                capture_output=True, text=True).stdout.strip() + "/slipway"
 
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-"))
     data_dir, home = work / "server", work / "home"
