@@ -46,6 +46,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Experiment tracking and the model registry: MLflow's search grammar and wire rules. Pure code.
+        .target(
+            name: "SlipwayTracking",
+            dependencies: ["SlipwayDomain"],
+            swiftSettings: swiftSettings
+        ),
         // Metadata persistence: one SQL layer (SQLKit) over SQLite and PostgreSQL.
         .target(
             name: "SlipwayStore",
@@ -79,6 +85,7 @@ let package = Package(
             dependencies: [
                 "SlipwayDomain",
                 "SlipwayData",
+                "SlipwayTracking",
                 "SlipwayStore",
                 "SlipwayBlobs",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -127,6 +134,7 @@ let package = Package(
             dependencies: [
                 "SlipwayDomain",
                 "SlipwayData",
+                "SlipwayTracking",
                 "SlipwayStore",
                 "SlipwayBlobs",
                 "SlipwayServer",

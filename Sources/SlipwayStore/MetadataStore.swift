@@ -8,12 +8,14 @@ public struct MetadataStore: Sendable {
     public var audit: any AuditLog
     public var datasets: any DatasetRepository
     public var drafts: any DraftRepository
+    public var tracking: any TrackingRepository
     public var blobReferences: any BlobReferenceRepository
 
     public init(
         users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
         namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog,
-        datasets: any DatasetRepository, drafts: any DraftRepository, blobReferences: any BlobReferenceRepository
+        datasets: any DatasetRepository, drafts: any DraftRepository, tracking: any TrackingRepository,
+        blobReferences: any BlobReferenceRepository
     ) {
         self.users = users
         self.tokens = tokens
@@ -23,6 +25,7 @@ public struct MetadataStore: Sendable {
         self.audit = audit
         self.datasets = datasets
         self.drafts = drafts
+        self.tracking = tracking
         self.blobReferences = blobReferences
     }
 
@@ -33,6 +36,7 @@ public struct MetadataStore: Sendable {
             sessions: SQLSessionRepository(database: database), namespaces: SQLNamespaceRepository(database: database),
             projects: SQLProjectRepository(database: database), audit: SQLAuditLog(database: database),
             datasets: SQLDatasetRepository(database: database), drafts: SQLDraftRepository(database: database),
+            tracking: SQLTrackingRepository(database: database),
             blobReferences: SQLBlobReferenceRepository(database: database))
     }
 }

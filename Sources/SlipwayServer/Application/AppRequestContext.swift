@@ -11,6 +11,8 @@ public struct Caller: Sendable {
     public enum Credential: Sendable {
         case token(APIToken)
         case session(WebSession)
+        /// A username and password sent with the request (MLflow clients' Basic authentication).
+        case basic
     }
 
     /// The authenticated user.

@@ -78,6 +78,16 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
         .register(on: api)
 
+    // The MLflow tracking API, for the stock client: its own credentials (Bearer or Basic) and error shape.
+    let mlflow = MLflowTrackingController(store: store, now: platform.now)
+    for prefix in ["api/2.0/mlflow", "ajax-api/2.0/mlflow"] {
+        mlflow.register(
+            on: router.group(RouterPath(stringLiteral: prefix))
+                .add(middleware: MLflowErrorMiddleware())
+                .add(middleware: BodyLimitMiddleware(maxBytes: platform.configuration.maxBodyBytes))
+                .add(middleware: MLflowAuthenticationMiddleware(store: store, passwords: platform.passwords, now: platform.now)))
+    }
+
     let web = WebController(
         platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes
     ).register(on: router)

@@ -12,6 +12,11 @@ struct ErrorResponseMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
+            if ["/api/2.0/", "/ajax-api/2.0/", "/api/3.0/"].contains(where: request.uri.path.hasPrefix) {
+                // MLflow clients branch on `error_code`: answer in their shape even for routes that do not exist.
+                return try MLflowErrorMiddleware.mlflowError(for: error, logger: context.logger, request: request)
+                    .response(from: request, context: context)
+            }
             var apiError = APIErrorMiddleware<Context>.apiError(for: error, request: request, logger: context.logger)
             let unmatched = (error as? HTTPError)?.status == .notFound
             if request.uri.path.hasPrefix("/api/") {

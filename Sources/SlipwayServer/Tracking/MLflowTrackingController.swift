@@ -1,0 +1,596 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SlipwayDomain
+import SlipwayStore
+import SlipwayTracking
+
+/// The MLflow tracking REST API (`/api/2.0/mlflow/…`, also under `/ajax-api/2.0/mlflow`), so the stock
+/// `mlflow` client works unchanged with `MLFLOW_TRACKING_URI` pointing at Slipway. Experiments live in
+/// projects: a name `namespace/project/experiment` places one; a plain name lands in the `default`
+/// namespace's `default` project. Every call checks the caller's role in the experiment's namespace.
+struct MLflowTrackingController: Sendable {
+    let store: MetadataStore
+    let now: @Sendable () -> Date
+
+    /// The namespace and project that experiments with plain names (and the Default experiment "0") live in.
+    static let defaultNamespace = "default"
+    static let defaultProject = "default"
+    static let artifactRoot = "mlflow-artifacts:"
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.post("experiments/create", use: createExperiment)
+        group.get("experiments/get", use: getExperiment)
+        group.get("experiments/get-by-name", use: getExperimentByName)
+        group.post("experiments/search", use: searchExperiments)
+        group.get("experiments/search", use: searchExperiments)
+        group.post("experiments/delete", use: deleteExperiment)
+        group.post("experiments/restore", use: restoreExperiment)
+        group.post("experiments/update", use: updateExperiment)
+        group.post("experiments/set-experiment-tag", use: setExperimentTag)
+        group.post("runs/create", use: createRun)
+        group.get("runs/get", use: getRun)
+        group.post("runs/update", use: updateRun)
+        group.post("runs/delete", use: deleteRun)
+        group.post("runs/restore", use: restoreRun)
+        group.post("runs/log-parameter", use: logParameter)
+        group.post("runs/log-metric", use: logMetric)
+        group.post("runs/log-batch", use: logBatch)
+        group.post("runs/set-tag", use: setTag)
+        group.post("runs/delete-tag", use: deleteTag)
+        group.post("runs/log-inputs", use: logInputs)
+        group.post("runs/search", use: searchRuns)
+        group.get("metrics/get-history", use: metricHistory)
+    }
+
+    // MARK: - Experiments
+
+    @Sendable func createExperiment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.CreateExperiment.self, request, context)
+        guard let name = body.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty else {
+            throw MLflowError.invalid("Missing value for required parameter 'name'")
+        }
+        guard name.count <= 500, !name.contains("\0") else { throw MLflowError.invalid("an experiment name is at most 500 characters") }
+        let caller = try caller(context)
+        let project = try await project(forExperimentNamed: name, caller: caller)
+        if try await store.tracking.experiment(named: name) != nil {
+            throw MLflowError.exists("Experiment '\(name)' already exists.")
+        }
+        let tags = try Self.keyValues(body.tags, what: "tag")
+        do {
+            let experiment = try await store.tracking.createExperiment(
+                id: nil, name: name, in: project, artifactRoot: Self.artifactRoot, tags: tags, by: caller.auditActor)
+            return try MLflowWire.response(["experiment_id": experiment.id])
+        } catch let error as StoreError where error.isAlreadyExists {
+            throw MLflowError.exists("Experiment '\(name)' already exists.")
+        }
+    }
+
+    @Sendable func getExperiment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.ExperimentID.self, request, context)
+        let experiment = try await experiment(body.experimentId, context, requires: .viewer)
+        return try MLflowWire.response(["experiment": MLflowWire.Experiment(experiment)])
+    }
+
+    @Sendable func getExperimentByName(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let name = request.uri.queryParameters["experiment_name"].map(String.init) ?? ""
+        guard !name.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'experiment_name'") }
+        let caller = try caller(context)
+        if name == "Default" { try await ensureDefaultExperiment(caller: caller) }
+        guard let experiment = try await store.tracking.experiment(named: name), try await role(of: caller, in: experiment) != nil else {
+            throw MLflowError.notFound("Could not find experiment with name '\(name)'")
+        }
+        return try MLflowWire.response(["experiment": MLflowWire.Experiment(experiment)])
+    }
+
+    @Sendable func searchExperiments(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.SearchExperiments.self, request, context, lists: ["order_by"])
+        let caller = try caller(context)
+        let stages = try Self.stages(body.viewType)
+        let filter = try Self.parse { try ExperimentFilter.parse(body.filter ?? "") }
+        let ordering = try Self.parse { try ExperimentOrdering.parse(body.orderBy ?? []) }
+        let maxResults = try Self.maxResults(body.maxResults, default: 1000, limit: 50_000)
+        let visible = try await visibleNamespaces(caller)
+        var matching = try await store.tracking.experiments(inNamespaces: visible).filter { stages.contains($0.lifecycleStage) }
+            .map { (experiment: $0, fields: ExperimentSearchFields($0)) }
+            .filter { filter.matches($0.fields) }
+        matching = ordering.sorted(matching, by: \.fields)
+        let page = try Self.page(
+            matching, token: body.pageToken, maxResults: maxResults,
+            query: "experiments|\(body.filter ?? "")|\((body.orderBy ?? []).joined(separator: ","))|\(body.viewType ?? "")")
+        return try MLflowWire.response(
+            ExperimentPage(experiments: page.items.map { MLflowWire.Experiment($0.experiment) }, nextPageToken: page.next))
+    }
+
+    @Sendable func deleteExperiment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await setLifecycle(request, context, .deleted)
+    }
+
+    @Sendable func restoreExperiment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await setLifecycle(request, context, .active)
+    }
+
+    private func setLifecycle(_ request: Request, _ context: AppRequestContext, _ stage: LifecycleStage) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.ExperimentID.self, request, context)
+        let experiment = try await experiment(body.experimentId, context, requires: .developer)
+        if experiment.id == "0", stage == .deleted { throw MLflowError.invalid("Cannot delete the default experiment '0'.") }
+        try await store.tracking.updateExperiment(id: experiment.id, name: nil, lifecycleStage: stage, by: try caller(context).auditActor)
+        return MLflowWire.empty
+    }
+
+    @Sendable func updateExperiment(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.UpdateExperiment.self, request, context)
+        let experiment = try await experiment(body.experimentId, context, requires: .developer)
+        guard let newName = body.newName?.trimmingCharacters(in: .whitespaces), !newName.isEmpty, newName.count <= 500 else {
+            throw MLflowError.invalid("Missing value for required parameter 'new_name'")
+        }
+        let caller = try caller(context)
+        let target = try await project(forExperimentNamed: newName, caller: caller)
+        guard target.id == experiment.projectID else {
+            throw MLflowError.invalid("renaming cannot move an experiment to another project ('\(newName)')")
+        }
+        try await store.tracking.updateExperiment(id: experiment.id, name: newName, lifecycleStage: nil, by: caller.auditActor)
+        return MLflowWire.empty
+    }
+
+    @Sendable func setExperimentTag(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.SetExperimentTag.self, request, context)
+        let experiment = try await experiment(body.experimentId, context, requires: .developer)
+        let tag = try Self.keyValue(body.key, body.value, what: "tag")
+        try await store.tracking.setExperimentTag(id: experiment.id, tag)
+        return MLflowWire.empty
+    }
+
+    // MARK: - Runs
+
+    @Sendable func createRun(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.CreateRun.self, request, context)
+        let caller = try caller(context)
+        let experimentID = body.experimentId ?? "0"
+        if experimentID == "0" { try await ensureDefaultExperiment(caller: caller) }
+        let experiment = try await experiment(experimentID, context, requires: .developer)
+        guard experiment.lifecycleStage == .active else {
+            throw MLflowError.invalid("The experiment \(experiment.id) must be in the 'active' state to create runs in it.")
+        }
+        var tags = try Self.keyValues(body.tags, what: "tag")
+        let runID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let name = body.runName ?? tags.first { $0.key == "mlflow.runName" }?.value ?? Self.generatedRunName(runID)
+        if !tags.contains(where: { $0.key == "mlflow.runName" }) { tags.append(KeyValue(key: "mlflow.runName", value: name)) }
+        if !tags.contains(where: { $0.key == "mlflow.user" }) {
+            tags.append(KeyValue(key: "mlflow.user", value: caller.user.username.value))
+        }
+        let info = RunInfo(
+            runID: runID, experimentID: experiment.id, name: name, userID: caller.user.username.value, status: .running,
+            startTime: body.startTime?.value ?? Self.millis(now()), endTime: nil,
+            artifactURI: "\(experiment.artifactLocation)/\(runID)/artifacts", lifecycleStage: .active)
+        try await store.tracking.createRun(info, tags: tags)
+        guard let detail = try await store.tracking.run(id: runID) else { throw MLflowError.notFound("Run '\(runID)' not found") }
+        return try MLflowWire.response(["run": MLflowWire.Run(detail)])
+    }
+
+    @Sendable func getRun(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.RunID.self, request, context)
+        let (detail, _) = try await run(body.id, context, requires: .viewer)
+        return try MLflowWire.response(["run": MLflowWire.Run(detail)])
+    }
+
+    @Sendable func updateRun(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.UpdateRun.self, request, context)
+        let (detail, _) = try await run(body.runId ?? body.runUuid, context, requires: .developer)
+        let status = try body.status.map { text in
+            guard let status = RunStatus(rawValue: text) else {
+                throw MLflowError.invalid(
+                    "Invalid value '\(text.prefix(40))' for parameter 'status': one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED")
+            }
+            return status
+        }
+        if let name = body.runName { try Self.check(name, what: "run name", limit: 250) }
+        try await store.tracking.updateRun(id: detail.info.runID, status: status, endTime: body.endTime?.value, name: body.runName)
+        guard let updated = try await store.tracking.run(id: detail.info.runID) else { throw MLflowError.notFound("run vanished") }
+        return try MLflowWire.response(["run_info": MLflowWire.RunInfo(updated.info)])
+    }
+
+    @Sendable func deleteRun(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.RunID.self, request, context)
+        let (detail, _) = try await run(body.id, context, requires: .developer)
+        try await store.tracking.setRunLifecycle(id: detail.info.runID, .deleted)
+        return MLflowWire.empty
+    }
+
+    @Sendable func restoreRun(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.RunID.self, request, context)
+        let (detail, _) = try await run(body.id, context, requires: .developer)
+        try await store.tracking.setRunLifecycle(id: detail.info.runID, .active)
+        return MLflowWire.empty
+    }
+
+    @Sendable func logParameter(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.LogParam.self, request, context)
+        let runID = try await activeRun(body.runId ?? body.runUuid, context)
+        try await log(runID, metrics: [], params: [try Self.keyValue(body.key, body.value, what: "param", valueLimit: 6000)], tags: [])
+        return MLflowWire.empty
+    }
+
+    @Sendable func logMetric(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.LogMetric.self, request, context)
+        let runID = try await activeRun(body.runId ?? body.runUuid, context)
+        guard let value = body.value else { throw MLflowError.invalid("Missing value for required parameter 'value'") }
+        guard let timestamp = body.timestamp else { throw MLflowError.invalid("Missing value for required parameter 'timestamp'") }
+        let key = try Self.key(body.key, what: "metric")
+        try await log(
+            runID, metrics: [MetricPoint(key: key, value: value.value, timestamp: timestamp.value, step: body.step?.value ?? 0)], params: [], tags: []
+        )
+        return MLflowWire.empty
+    }
+
+    @Sendable func logBatch(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.LogBatch.self, request, context)
+        let runID = try await activeRun(body.runId, context)
+        let metrics = body.metrics ?? []
+        let params = body.params ?? []
+        let tags = body.tags ?? []
+        guard metrics.count <= 1000, params.count <= 100, tags.count <= 100, metrics.count + params.count + tags.count <= 1000 else {
+            throw MLflowError.invalid("A batch logging request can contain at most 1000 metrics, 100 params and 100 tags, 1000 in all")
+        }
+        let points = try metrics.map { metric in
+            guard let timestamp = metric.timestamp else { throw MLflowError.invalid("metric '\(metric.key)' has no timestamp") }
+            return MetricPoint(
+                key: try Self.key(metric.key, what: "metric"), value: metric.value.value, timestamp: timestamp.value, step: metric.step?.value ?? 0)
+        }
+        try await log(
+            runID, metrics: points, params: try params.map { try Self.keyValue($0.key, $0.value, what: "param", valueLimit: 6000) },
+            tags: try Self.keyValues(tags, what: "tag"))
+        return MLflowWire.empty
+    }
+
+    @Sendable func setTag(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.SetTag.self, request, context)
+        let (detail, _) = try await run(body.runId ?? body.runUuid, context, requires: .developer)
+        let tag = try Self.keyValue(body.key, body.value, what: "tag")
+        try await store.tracking.log(runID: detail.info.runID, metrics: [], params: [], tags: [tag])
+        if tag.key == "mlflow.runName" { try await store.tracking.updateRun(id: detail.info.runID, status: nil, endTime: nil, name: tag.value) }
+        return MLflowWire.empty
+    }
+
+    @Sendable func deleteTag(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.DeleteTag.self, request, context)
+        let (detail, _) = try await run(body.runId, context, requires: .developer)
+        let key = try Self.key(body.key, what: "tag")
+        guard try await store.tracking.deleteTag(runID: detail.info.runID, key: key) else {
+            throw MLflowError.notFound("No tag with name: \(key) in run with id \(detail.info.runID)")
+        }
+        return MLflowWire.empty
+    }
+
+    @Sendable func logInputs(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.LogInputs.self, request, context)
+        let runID = try await activeRun(body.runId, context)
+        let inputs = try (body.datasets ?? []).map { input in
+            let dataset = input.dataset
+            try Self.check(dataset.name, what: "dataset name", limit: 500)
+            try Self.check(dataset.digest, what: "dataset digest", limit: 36)
+            return RunDatasetInput(
+                name: dataset.name, digest: dataset.digest, sourceType: dataset.sourceType, source: dataset.source, schema: dataset.schema,
+                profile: dataset.profile, tags: try Self.keyValues(input.tags, what: "input tag"))
+        }
+        try await store.tracking.logInputs(runID: runID, inputs)
+        return MLflowWire.empty
+    }
+
+    @Sendable func searchRuns(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.SearchRuns.self, request, context, lists: ["experiment_ids", "order_by"])
+        let caller = try caller(context)
+        let stages = try Self.stages(body.runViewType)
+        let filter = try Self.parse { try RunFilter.parse(body.filter ?? "") }
+        let ordering = try Self.parse { try RunOrdering.parse(body.orderBy ?? []) }
+        let maxResults = try Self.maxResults(body.maxResults, default: 1000, limit: 50_000)
+        var experimentIDs: [String] = []
+        for id in body.experimentIds ?? [] {
+            guard let experiment = try await store.tracking.experiment(id: id), try await role(of: caller, in: experiment) != nil else {
+                throw MLflowError.notFound("No Experiment with id=\(id.prefix(40)) exists")
+            }
+            experimentIDs.append(experiment.id)
+        }
+        var matching = try await store.tracking.runs(inExperiments: experimentIDs, lifecycle: stages)
+            .map { (detail: $0, fields: RunSearchFields($0)) }
+            .filter { filter.matches($0.fields) }
+        matching = ordering.sorted(matching, by: \.fields)
+        let page = try Self.page(
+            matching, token: body.pageToken, maxResults: maxResults,
+            query:
+                "runs|\(experimentIDs.joined(separator: ","))|\(body.filter ?? "")|\((body.orderBy ?? []).joined(separator: ","))|\(body.runViewType ?? "")"
+        )
+        return try MLflowWire.response(RunPage(runs: page.items.map { MLflowWire.Run($0.detail) }, nextPageToken: page.next))
+    }
+
+    @Sendable func metricHistory(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let runID = request.uri.queryParameters["run_id"].map(String.init) ?? request.uri.queryParameters["run_uuid"].map(String.init)
+        let (detail, _) = try await run(runID, context, requires: .viewer)
+        let key = try Self.key(request.uri.queryParameters["metric_key"].map(String.init), what: "metric")
+        let maxResults = try Self.maxResults(
+            request.uri.queryParameters["max_results"].flatMap { Int64(String($0)) }.map(WireInt.init), default: 25_000, limit: 25_000)
+        let history = try await store.tracking.metricHistory(runID: detail.info.runID, key: key)
+        let page = try Self.page(
+            history, token: request.uri.queryParameters["page_token"].map(String.init), maxResults: maxResults,
+            query: "history|\(detail.info.runID)|\(key)")
+        return try MLflowWire.response(MetricHistoryPage(metrics: page.items.map(MLflowWire.Metric.init), nextPageToken: page.next))
+    }
+
+    // MARK: - Access
+
+    private func caller(_ context: AppRequestContext) throws -> Caller {
+        guard let caller = context.caller else { throw MLflowError.unauthenticated("sign in first") }
+        return caller
+    }
+
+    private func role(of caller: Caller, in experiment: Experiment) async throws -> Role? {
+        if caller.user.isAdmin { return .owner }
+        return try await store.namespaces.role(of: caller.user.id, in: experiment.namespaceID)
+    }
+
+    /// The experiment, if the caller may see it, with the role `required`. Non-members learn nothing: 404.
+    private func experiment(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> Experiment {
+        guard let id, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'experiment_id'") }
+        let caller = try caller(context)
+        guard let experiment = try await store.tracking.experiment(id: id), let role = try await role(of: caller, in: experiment) else {
+            throw MLflowError.notFound("No Experiment with id=\(id.prefix(40)) exists")
+        }
+        guard role.includes(required) else {
+            throw MLflowError.denied("your role in the experiment's namespace is \(role); this needs \(required) or higher")
+        }
+        return experiment
+    }
+
+    private func run(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> (RunDetail, Experiment) {
+        guard let id, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'run_id'") }
+        guard id.count <= 64, let detail = try await store.tracking.run(id: id) else {
+            throw MLflowError.notFound("Run with id=\(id.prefix(64)) not found")
+        }
+        do {
+            return (detail, try await experiment(detail.info.experimentID, context, requires: required))
+        } catch let error as MLflowError where error.code == "RESOURCE_DOES_NOT_EXIST" {
+            throw MLflowError.notFound("Run with id=\(id) not found")
+        }
+    }
+
+    /// A run that may be written to: active, and the caller a developer.
+    private func activeRun(_ id: String?, _ context: AppRequestContext) async throws -> String {
+        let (detail, _) = try await run(id, context, requires: .developer)
+        guard detail.info.lifecycleStage == .active else {
+            throw MLflowError.invalid("The run \(detail.info.runID) must be in the 'active' state. Current state is deleted.")
+        }
+        return detail.info.runID
+    }
+
+    private func log(_ runID: String, metrics: [MetricPoint], params: [KeyValue], tags: [KeyValue]) async throws {
+        do {
+            try await store.tracking.log(runID: runID, metrics: metrics, params: params, tags: tags)
+        } catch let error as StoreError where error.code == "param_changed" {
+            throw MLflowError.invalid(error.description)
+        }
+    }
+
+    /// Namespaces whose experiments the caller sees (`nil`: all, for administrators).
+    private func visibleNamespaces(_ caller: Caller) async throws -> [UUID]? {
+        if caller.user.isAdmin { return nil }
+        return try await store.namespaces.list(memberID: caller.user.id).filter { $0.role != nil }.map(\.namespace.id)
+    }
+
+    /// Where an experiment called `name` lives: `namespace/project/experiment` names its project; any other name
+    /// lands in the default project. The caller must be a developer there.
+    private func project(forExperimentNamed name: String, caller: Caller) async throws -> Project {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let (namespaceName, projectName) =
+            parts.count == 3 && parts.allSatisfy({ !$0.isEmpty }) ? (parts[0], parts[1]) : (Self.defaultNamespace, Self.defaultProject)
+        if namespaceName == Self.defaultNamespace, projectName == Self.defaultProject {
+            try await ensureDefaultProject(caller: caller)
+        }
+        guard let namespace = try await store.namespaces.namespace(named: namespaceName) else {
+            throw MLflowError.notFound("namespace '\(namespaceName)' does not exist (experiment names of the form namespace/project/name place them)")
+        }
+        let role = caller.user.isAdmin ? .owner : try await store.namespaces.role(of: caller.user.id, in: namespace.id)
+        guard let role else { throw MLflowError.notFound("namespace '\(namespaceName)' does not exist") }
+        guard role.includes(.developer) else {
+            throw MLflowError.denied("your role in namespace '\(namespaceName)' is \(role); creating experiments needs developer or higher")
+        }
+        guard let project = try await store.projects.project(named: projectName, in: namespace) else {
+            throw MLflowError.notFound("project '\(namespaceName)/\(projectName)' does not exist")
+        }
+        return project
+    }
+
+    /// Creates the `default` namespace and project on first use; only an administrator may cause that.
+    @discardableResult
+    private func ensureDefaultProject(caller: Caller) async throws -> Project {
+        let namespace: Namespace
+        if let existing = try await store.namespaces.namespace(named: Self.defaultNamespace) {
+            namespace = existing
+        } else {
+            guard caller.user.isAdmin else {
+                throw MLflowError.denied(
+                    "there is no default namespace yet; ask an administrator, or name the experiment namespace/project/experiment")
+            }
+            do {
+                namespace = try await store.namespaces.create(
+                    name: try ResourceName(validating: Self.defaultNamespace), displayName: "Default",
+                    description: "Where MLflow experiments with plain names live", owner: caller.user.id, by: caller.auditActor)
+            } catch let error as StoreError where error.isAlreadyExists {
+                guard let raced = try await store.namespaces.namespace(named: Self.defaultNamespace) else { throw error }
+                namespace = raced
+            }
+        }
+        if let project = try await store.projects.project(named: Self.defaultProject, in: namespace) { return project }
+        do {
+            return try await store.projects.create(
+                in: namespace, name: try ResourceName(validating: Self.defaultProject), description: "MLflow experiments with plain names",
+                by: caller.auditActor)
+        } catch let error as StoreError where error.isAlreadyExists {
+            guard let project = try await store.projects.project(named: Self.defaultProject, in: namespace) else { throw error }
+            return project
+        }
+    }
+
+    /// MLflow's Default experiment, id "0", which clients use when they name none.
+    private func ensureDefaultExperiment(caller: Caller) async throws {
+        if try await store.tracking.experiment(id: "0") != nil { return }
+        let project = try await ensureDefaultProject(caller: caller)
+        do {
+            _ = try await store.tracking.createExperiment(
+                id: 0, name: "Default", in: project, artifactRoot: Self.artifactRoot, tags: [], by: caller.auditActor)
+        } catch let error as StoreError where error.isAlreadyExists {
+            // Created meanwhile by another request.
+        }
+    }
+
+    // MARK: - Request helpers
+
+    /// Decodes a request: a GET's query string (repeated keys for `lists`), or a JSON body.
+    static func decode<T: Decodable>(
+        _ type: T.Type, _ request: Request, _ context: AppRequestContext, lists: Set<String> = []
+    ) async throws -> T {
+        var data: Data
+        if request.method == .get {
+            var object: [String: Any] = [:]
+            for (key, value) in request.uri.queryParameters {
+                let key = String(key)
+                let value = String(value)
+                if lists.contains(key) {
+                    object[key] = ((object[key] as? [String]) ?? []) + [value]
+                } else {
+                    object[key] = value
+                }
+            }
+            data = try JSONSerialization.data(withJSONObject: object)
+        } else {
+            let buffer = try await request.body.collect(upTo: context.maxBodyBytes)
+            data = Data(buffer.readableBytesView)
+            if data.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { data = Data("{}".utf8) }
+        }
+        do {
+            return try MLflowWire.decoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw MLflowError.invalid("the request is not valid: \(Self.describe(error))")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let at = path(context.codingPath)
+            return (at.isEmpty ? "" : "'\(at)': ") + context.debugDescription
+        case .keyNotFound(let key, _): return "missing '\(key.stringValue)'"
+        @unknown default: return "malformed JSON"
+        }
+    }
+
+    static func parse<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as SearchSyntaxError { throw MLflowError.invalid(error.description) }
+    }
+
+    static func stages(_ viewType: String?) throws -> [LifecycleStage] {
+        switch viewType ?? "ACTIVE_ONLY" {
+        case "ACTIVE_ONLY", "1": return [.active]
+        case "DELETED_ONLY", "2": return [.deleted]
+        case "ALL", "3": return [.active, .deleted]
+        default: throw MLflowError.invalid("Invalid view type '\(viewType!.prefix(40))': ACTIVE_ONLY, DELETED_ONLY or ALL")
+        }
+    }
+
+    static func maxResults(_ value: WireInt?, default defaultValue: Int, limit: Int) throws -> Int {
+        guard let value = value?.value else { return defaultValue }
+        guard value >= 1, value <= Int64(limit) else {
+            throw MLflowError.invalid("Invalid value \(value) for parameter 'max_results' supplied. It must be between 1 and \(limit)")
+        }
+        return Int(value)
+    }
+
+    static func page<T>(_ items: [T], token: String?, maxResults: Int, query: String) throws -> (items: ArraySlice<T>, next: String?) {
+        var offset = 0
+        if let token, !token.isEmpty { offset = try parse { try PageToken.decode(token, query: query).offset } }
+        let end = min(items.count, offset + maxResults)
+        let slice = offset < items.count ? items[offset..<end] : []
+        return (slice, end < items.count ? PageToken(offset: end, query: query).encoded : nil)
+    }
+
+    static func key(_ key: String?, what: String) throws -> String {
+        guard let key, !key.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'key' (the \(what)'s name)") }
+        try check(key, what: "\(what) name", limit: 250)
+        guard !key.hasPrefix("/"), !key.split(separator: "/").contains(".."), key.allSatisfy({ $0 != "\0" }) else {
+            throw MLflowError.invalid("Invalid \(what) name: '\(key.prefix(80))'. Names may not be absolute paths or contain '..'")
+        }
+        return key
+    }
+
+    static func keyValue(_ key: String?, _ value: String?, what: String, valueLimit: Int = 8000) throws -> KeyValue {
+        let key = try Self.key(key, what: what)
+        let value = value ?? ""
+        try check(value, what: "\(what) '\(key)' value", limit: valueLimit)
+        return KeyValue(key: key, value: value)
+    }
+
+    static func keyValues(_ tags: [MLflowWire.Tag]?, what: String) throws -> [KeyValue] {
+        try (tags ?? []).map { try keyValue($0.key, $0.value, what: what) }
+    }
+
+    static func check(_ text: String, what: String, limit: Int) throws {
+        guard text.count <= limit else { throw MLflowError.invalid("the \(what) is longer than \(limit) characters") }
+        guard !text.contains("\0") else { throw MLflowError.invalid("the \(what) contains a NUL character") }
+    }
+
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
+    /// A readable default run name, as MLflow gives (`brave-owl-7`), derived from the run id.
+    static func generatedRunName(_ runID: String) -> String {
+        let adjectives = [
+            "able", "bold", "brave", "calm", "clever", "eager", "fair", "gentle", "keen", "lively", "proud", "quick", "sharp", "swift", "wise",
+        ]
+        let animals = ["ant", "bee", "cat", "crab", "deer", "dove", "fox", "hare", "hawk", "lynx", "mole", "owl", "seal", "wolf", "yak"]
+        let bytes = Array(runID.utf8)
+        let a = Int(bytes.prefix(8).reduce(0) { ($0 &* 31 &+ Int($1)) & 0xffff }) % adjectives.count
+        let b = Int(bytes.dropFirst(8).prefix(8).reduce(0) { ($0 &* 31 &+ Int($1)) & 0xffff }) % animals.count
+        return "\(adjectives[a])-\(animals[b])-\(Int(bytes.suffix(4).reduce(0) { ($0 &+ Int($1)) }) % 1000)"
+    }
+}
+
+struct ExperimentPage: Encodable {
+    var experiments: [MLflowWire.Experiment]
+    var nextPageToken: String?
+}
+
+struct RunPage: Encodable {
+    var runs: [MLflowWire.Run]
+    var nextPageToken: String?
+}
+
+struct MetricHistoryPage: Encodable {
+    var metrics: [MLflowWire.Metric]
+    var nextPageToken: String?
+}
+
+extension ExperimentSearchFields {
+    init(_ experiment: Experiment) {
+        self.init(
+            experimentID: experiment.id, name: experiment.name, creationTime: experiment.creationTime, lastUpdateTime: experiment.lastUpdateTime,
+            lifecycleStage: experiment.lifecycleStage.rawValue, tags: Dictionary(experiment.tags.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        )
+    }
+}
+
+extension RunSearchFields {
+    init(_ detail: RunDetail) {
+        self.init(
+            runID: detail.info.runID, runName: detail.info.name, experimentID: detail.info.experimentID, status: detail.info.status.rawValue,
+            startTime: detail.info.startTime, endTime: detail.info.endTime, artifactURI: detail.info.artifactURI, userID: detail.info.userID,
+            lifecycleStage: detail.info.lifecycleStage.rawValue,
+            metrics: Dictionary(detail.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+            params: Dictionary(detail.params.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+            tags: Dictionary(detail.tags.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+            datasets: detail.inputs.map { input in
+                DatasetInputFields(name: input.name, digest: input.digest, context: input.tags.first { $0.key == "mlflow.data.context" }?.value)
+            })
+    }
+}

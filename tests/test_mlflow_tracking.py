@@ -1,0 +1,208 @@
+"""The stock MLflow client (mlflow-skinny from PyPI, unchanged) against a running Slipway server:
+experiments, runs, params, metrics, tags, inputs, search with MLflow's grammar and page tokens,
+metric history, delete/restore, credentials and namespace permissions. On SQLite and PostgreSQL."""
+
+import math
+import time
+
+import pytest
+import requests
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+
+@pytest.fixture
+def tracking(server, monkeypatch):
+    """The mlflow client pointed at the server with the admin's username and password."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.admin_password)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(server.url)
+    yield MlflowClient(server.url)
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+def error_code(excinfo):
+    return excinfo.value.error_code
+
+
+def test_fluent_api_logs_runs_params_metrics_and_tags(tracking):
+    experiment = mlflow.set_experiment("iris-baseline")
+    assert experiment.name == "iris-baseline" and experiment.lifecycle_stage == "active"
+    assert mlflow.set_experiment("iris-baseline").experiment_id == experiment.experiment_id
+
+    with mlflow.start_run(run_name="parent") as parent:
+        mlflow.log_param("lr", 0.01)
+        mlflow.log_params({"depth": 3, "criterion": "gini"})
+        for step in range(5):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metrics({"acc": 0.9, "f1": 0.85})
+        mlflow.set_tag("team", "vision")
+        mlflow.set_tags({"stage": "dev", "owner": "ana"})
+        with mlflow.start_run(run_name="child", nested=True) as child:
+            mlflow.log_metric("loss", 0.5)
+
+    run = tracking.get_run(parent.info.run_id)
+    assert run.info.status == "FINISHED" and run.info.end_time is not None
+    assert run.info.run_name == "parent"
+    assert run.data.params == {"lr": "0.01", "depth": "3", "criterion": "gini"}
+    assert run.data.metrics == {"loss": pytest.approx(0.2), "acc": 0.9, "f1": 0.85}
+    assert run.data.tags["team"] == "vision" and run.data.tags["owner"] == "ana"
+    assert run.data.tags["mlflow.user"] == "admin"
+    child_run = tracking.get_run(child.info.run_id)
+    assert child_run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+
+    history = tracking.get_metric_history(parent.info.run_id, "loss")
+    assert [(m.step, round(m.value, 4)) for m in history] == [(0, 1.0), (1, 0.5), (2, 0.3333), (3, 0.25), (4, 0.2)]
+
+
+def test_client_api_batches_inputs_tags_and_lifecycle(tracking):
+    experiment_id = tracking.create_experiment("batches", tags={"purpose": "test"})
+    with pytest.raises(MlflowException) as exists:
+        tracking.create_experiment("batches")
+    assert error_code(exists) == "RESOURCE_ALREADY_EXISTS"
+    assert tracking.get_experiment(experiment_id).tags["purpose"] == "test"
+    assert tracking.get_experiment_by_name("batches").experiment_id == experiment_id
+    assert tracking.get_experiment_by_name("no-such-experiment") is None
+
+    run = tracking.create_run(experiment_id, run_name="batch")
+    run_id = run.info.run_id
+    now = int(time.time() * 1000)
+    metrics = [Metric("m", float(i), now + i, i) for i in range(1000)]
+    tracking.log_batch(run_id, metrics=metrics, params=[Param("a", "1")], tags=[RunTag("t", "x")])
+    tracking.log_batch(run_id, metrics=metrics[:10])  # repeated points are accepted and kept once
+    assert len(tracking.get_metric_history(run_id, "m")) == 1000
+    tracking.log_metric(run_id, "weird", float("nan"))
+    tracking.log_metric(run_id, "big", float("inf"))
+    data = tracking.get_run(run_id).data
+    assert math.isnan(data.metrics["weird"]) and data.metrics["big"] == math.inf and data.metrics["m"] == 999.0
+
+    with pytest.raises(MlflowException) as changed:
+        tracking.log_param(run_id, "a", "2")
+    assert error_code(changed) == "INVALID_PARAMETER_VALUE"
+    tracking.log_param(run_id, "a", "1")  # the same value again is fine
+
+    tracking.delete_tag(run_id, "t")
+    assert "t" not in tracking.get_run(run_id).data.tags
+    tracking.set_tag(run_id, "mlflow.runName", "renamed")
+    assert tracking.get_run(run_id).info.run_name == "renamed"
+
+    dataset = Dataset(name="iris", digest="abc123", source_type="slipway", source="team/flowers/iris@2", schema='{"x": 1}')
+    tracking.log_inputs(run_id, [DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])
+    inputs = tracking.get_run(run_id).inputs.dataset_inputs
+    assert inputs[0].dataset.name == "iris" and inputs[0].dataset.source == "team/flowers/iris@2"
+    assert inputs[0].tags[0].value == "training"
+
+    tracking.set_terminated(run_id, status="FAILED")
+    assert tracking.get_run(run_id).info.status == "FAILED"
+    tracking.delete_run(run_id)
+    assert tracking.get_run(run_id).info.lifecycle_stage == "deleted"
+    assert tracking.search_runs([experiment_id]) == []
+    assert [r.info.run_id for r in tracking.search_runs([experiment_id], run_view_type=2)] == [run_id]
+    tracking.restore_run(run_id)
+    assert [r.info.run_id for r in tracking.search_runs([experiment_id])] == [run_id]
+
+    tracking.delete_experiment(experiment_id)
+    assert tracking.get_experiment(experiment_id).lifecycle_stage == "deleted"
+    assert "batches" not in [e.name for e in tracking.search_experiments()]
+    tracking.restore_experiment(experiment_id)
+    tracking.rename_experiment(experiment_id, "batches-renamed")
+    assert tracking.get_experiment(experiment_id).name == "batches-renamed"
+
+
+def test_search_runs_with_filters_ordering_and_pages(tracking):
+    experiment_id = tracking.create_experiment("search")
+    ids = {}
+    for index in range(12):
+        run = tracking.create_run(experiment_id, run_name=f"r{index}", tags={"parity": "even" if index % 2 == 0 else "odd"})
+        tracking.log_batch(run.info.run_id, metrics=[Metric("acc", index / 10, 0, 0)], params=[Param("lr", str(index % 3))])
+        ids[index] = run.info.run_id
+
+    def names(runs):
+        return [r.info.run_name for r in runs]
+
+    assert names(tracking.search_runs([experiment_id], "metrics.acc > 0.85", order_by=["metrics.acc DESC"])) == ["r11", "r10", "r9"]
+    assert names(tracking.search_runs([experiment_id], "params.lr = '0' and tags.parity = 'odd'", order_by=["metrics.acc"])) == ["r3", "r9"]
+    assert names(tracking.search_runs([experiment_id], "attributes.run_name LIKE 'r1%'", order_by=["attributes.run_name ASC"])) == \
+        ["r1", "r10", "r11"]
+    assert names(tracking.search_runs([experiment_id], f"attributes.run_id IN ('{ids[4]}', '{ids[7]}')",
+                                      order_by=["metrics.acc DESC"])) == ["r7", "r4"]
+    assert names(tracking.search_runs([experiment_id], "metrics.`acc` <= 0.1", order_by=["metrics.acc"])) == ["r0", "r1"]
+
+    first = tracking.search_runs([experiment_id], order_by=["metrics.acc ASC"], max_results=5)
+    assert names(first) == ["r0", "r1", "r2", "r3", "r4"] and first.token
+    second = tracking.search_runs([experiment_id], order_by=["metrics.acc ASC"], max_results=5, page_token=first.token)
+    third = tracking.search_runs([experiment_id], order_by=["metrics.acc ASC"], max_results=5, page_token=second.token)
+    assert names(second) == ["r5", "r6", "r7", "r8", "r9"] and names(third) == ["r10", "r11"] and not third.token
+
+    with pytest.raises(MlflowException) as malformed:
+        tracking.search_runs([experiment_id], "metrics.acc >>> 1")
+    assert error_code(malformed) == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as replayed:
+        tracking.search_runs([experiment_id], "metrics.acc > 0", max_results=5, page_token=first.token)
+    assert error_code(replayed) == "INVALID_PARAMETER_VALUE"
+
+    experiments = tracking.search_experiments(filter_string="name LIKE 'sea%'")
+    assert [e.name for e in experiments] == ["search"]
+
+
+def test_bad_input_gets_mlflow_errors_and_changes_nothing(tracking, server):
+    experiment_id = tracking.create_experiment("bad-input")
+    run_id = tracking.create_run(experiment_id).info.run_id
+    with pytest.raises(MlflowException) as unknown:
+        tracking.get_run("0" * 32)
+    assert error_code(unknown) == "RESOURCE_DOES_NOT_EXIST"
+    base = server.url + "/api/2.0/mlflow"
+    auth = ("admin", server.admin_password)
+    not_number = requests.post(base + "/runs/log-metric", auth=auth, timeout=30,
+                               json={"run_id": run_id, "key": "x", "value": "lots", "timestamp": 1})
+    assert not_number.status_code == 400 and not_number.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    escaping = requests.post(base + "/runs/log-metric", auth=auth, timeout=30,
+                             json={"run_id": run_id, "key": "../x", "value": 1, "timestamp": 1})
+    assert escaping.status_code == 400 and escaping.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    missing_route = requests.get(base + "/no/such/route", auth=auth, timeout=30)
+    assert missing_route.status_code == 404 and missing_route.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert tracking.get_run(run_id).data.metrics == {}
+
+    anonymous = requests.get(base + "/experiments/get", params={"experiment_id": experiment_id}, timeout=30)
+    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "UNAUTHENTICATED"
+    wrong = requests.get(base + "/experiments/get", params={"experiment_id": experiment_id}, auth=("admin", "nope"), timeout=30)
+    assert wrong.status_code == 401
+
+
+def test_tokens_namespaces_and_permissions(tracking, server, api, monkeypatch):
+    assert api.post("/namespaces", json={"name": "vision"}).status_code == 201
+    assert api.post("/namespaces/vision/projects", json={"name": "detector"}).status_code == 201
+    experiment_id = tracking.create_experiment("vision/detector/yolo")
+    assert tracking.get_experiment(experiment_id).name == "vision/detector/yolo"
+    with pytest.raises(MlflowException) as nowhere:
+        tracking.create_experiment("nowhere/p/x")
+    assert error_code(nowhere) == "RESOURCE_DOES_NOT_EXIST"
+
+    # A user outside the namespace sees nothing of it; a viewer reads but cannot write.
+    assert api.post("/users", json={"username": "vic", "password": "password-vic"}).status_code == 201
+    vic_token = requests.post(server.url + "/api/v1/auth/token", timeout=30,
+                              json={"username": "vic", "password": "password-vic", "name": "mlflow"}).json()["secret"]
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", vic_token)
+    vic = MlflowClient(server.url)
+    with pytest.raises(MlflowException) as hidden:
+        vic.get_experiment(experiment_id)
+    assert error_code(hidden) == "RESOURCE_DOES_NOT_EXIST"
+    assert vic.search_experiments() == []
+    assert api.put("/namespaces/vision/members/vic", json={"role": "viewer"}).status_code == 200
+    assert vic.get_experiment(experiment_id).name == "vision/detector/yolo"
+    with pytest.raises(MlflowException) as denied:
+        vic.create_run(experiment_id)
+    assert error_code(denied) == "PERMISSION_DENIED"
+    assert api.put("/namespaces/vision/members/vic", json={"role": "developer"}).status_code == 200
+    run = vic.create_run(experiment_id)
+    vic.log_metric(run.info.run_id, "map", 0.5)
+    assert vic.get_run(run.info.run_id).data.tags["mlflow.user"] == "vic"
