@@ -206,3 +206,80 @@ def test_tokens_namespaces_and_permissions(tracking, server, api, monkeypatch):
     run = vic.create_run(experiment_id)
     vic.log_metric(run.info.run_id, "map", 0.5)
     assert vic.get_run(run.info.run_id).data.tags["mlflow.user"] == "vic"
+
+
+def test_artifacts_are_uploaded_listed_and_downloaded_through_the_proxy(tracking, server, tmp_path):
+    mlflow.set_experiment("artifacts")
+    folder = tmp_path / "outputs"
+    (folder / "plots").mkdir(parents=True)
+    (folder / "notes.txt").write_text("hello artifacts\n")
+    (folder / "plots" / "curve.csv").write_text("step,loss\n0,1.0\n")
+    (folder / "empty.bin").write_bytes(b"")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(folder / "notes.txt"))
+        mlflow.log_artifacts(str(folder), artifact_path="bundle")
+        mlflow.log_dict({"classes": ["cat", "dog"]}, "config/classes.json")
+        mlflow.log_text("some text", "readme.md")
+    run_id = run.info.run_id
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+
+    top = sorted((f.path, f.is_dir) for f in tracking.list_artifacts(run_id))
+    assert top == [("bundle", True), ("config", True), ("notes.txt", False), ("readme.md", False)]
+    bundle = {f.path: f.file_size for f in tracking.list_artifacts(run_id, "bundle")}
+    assert bundle == {"bundle/empty.bin": 0, "bundle/notes.txt": 16, "bundle/plots": None}
+
+    target = tmp_path / "download"
+    target.mkdir()
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="bundle", dst_path=str(target))
+    assert (target / "bundle" / "plots" / "curve.csv").read_text() == "step,loss\n0,1.0\n"
+    assert (target / "bundle" / "empty.bin").read_bytes() == b"" and local.endswith("bundle")
+    assert mlflow.artifacts.load_dict(f"runs:/{run_id}/config/classes.json") == {"classes": ["cat", "dog"]}
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/readme.md") == "some text"
+
+    base = server.url + "/api/2.0/mlflow-artifacts/artifacts"
+    auth = ("admin", server.admin_password)
+    experiment_id = run.info.experiment_id
+    escaping = requests.put(f"{base}/{experiment_id}/{run_id}/artifacts/..%2F..%2Fescape.txt", data=b"x", auth=auth, timeout=30)
+    assert escaping.status_code == 400 and escaping.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    missing = requests.get(base, params={"path": f"{experiment_id}/{run_id}/artifacts/nothing-here"}, auth=auth, timeout=30)
+    assert missing.status_code == 200 and missing.json() == {}
+    unknown_root = requests.put(f"{base}/999999/x.txt", data=b"x", auth=auth, timeout=30)
+    assert unknown_root.status_code == 404
+    assert requests.delete(f"{base}/{experiment_id}/{run_id}/artifacts/bundle", auth=auth, timeout=30).status_code == 200
+    assert [f.path for f in tracking.list_artifacts(run_id, "bundle")] == []
+
+
+def test_logged_models_are_created_filled_finalized_and_found(tracking, tmp_path):
+    from mlflow.entities import LoggedModelStatus, LoggedModelTag
+
+    experiment_id = tracking.create_experiment("models")
+    run = tracking.create_run(experiment_id)
+    run_id = run.info.run_id
+    model = tracking.create_logged_model(experiment_id, name="classifier", source_run_id=run_id,
+                                         tags={"flavor": "sklearn"}, params={"C": "1.0"}, model_type="tabular")
+    assert model.model_id.startswith("m-") and model.status == LoggedModelStatus.PENDING
+    assert model.artifact_location.startswith("mlflow-artifacts:/") and model.params == {"C": "1.0"}
+
+    weights = tmp_path / "model.pkl"
+    weights.write_bytes(b"\x80\x04pretend-pickle")
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    get_artifact_repository(model.artifact_location, tracking_uri=mlflow.get_tracking_uri()).log_artifact(str(weights))
+
+    tracking.log_batch(run_id, metrics=[Metric("acc", 0.93, 1, 0, model_id=model.model_id, dataset_name="iris", dataset_digest="d1")])
+    ready = tracking.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    assert ready.status == LoggedModelStatus.READY
+    tracking.set_logged_model_tags(model.model_id, {"stage": "candidate"})
+    tracking.delete_logged_model_tag(model.model_id, "flavor")
+    fetched = tracking.get_logged_model(model.model_id)
+    assert fetched.tags == {"stage": "candidate"} and fetched.metrics[0].value == 0.93 and fetched.metrics[0].dataset_name == "iris"
+
+    found = tracking.search_logged_models(experiment_ids=[experiment_id], filter_string="name = 'classifier' AND metrics.acc > 0.9")
+    assert [m.model_id for m in found] == [model.model_id]
+    assert tracking.search_logged_models(experiment_ids=[experiment_id], filter_string="params.C = '2.0'") == []
+    # runs:/<run>/classifier resolves to the logged model of that run and lists its files.
+    assert [f.path for f in mlflow.artifacts.list_artifacts(f"runs:/{run_id}/classifier")] == ["classifier/model.pkl"]
+    local = mlflow.artifacts.download_artifacts(f"models:/{model.model_id}", dst_path=str(tmp_path / "out"))
+    assert open(local + "/model.pkl", "rb").read() == b"\x80\x04pretend-pickle"
+
+    tracking.delete_logged_model(model.model_id)
+    assert tracking.search_logged_models(experiment_ids=[experiment_id]) == []

@@ -9,13 +9,15 @@ public struct MetadataStore: Sendable {
     public var datasets: any DatasetRepository
     public var drafts: any DraftRepository
     public var tracking: any TrackingRepository
+    public var artifacts: any ArtifactRepository
+    public var loggedModels: any LoggedModelRepository
     public var blobReferences: any BlobReferenceRepository
 
     public init(
         users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
         namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog,
         datasets: any DatasetRepository, drafts: any DraftRepository, tracking: any TrackingRepository,
-        blobReferences: any BlobReferenceRepository
+        artifacts: any ArtifactRepository, loggedModels: any LoggedModelRepository, blobReferences: any BlobReferenceRepository
     ) {
         self.users = users
         self.tokens = tokens
@@ -26,6 +28,8 @@ public struct MetadataStore: Sendable {
         self.datasets = datasets
         self.drafts = drafts
         self.tracking = tracking
+        self.artifacts = artifacts
+        self.loggedModels = loggedModels
         self.blobReferences = blobReferences
     }
 
@@ -36,7 +40,8 @@ public struct MetadataStore: Sendable {
             sessions: SQLSessionRepository(database: database), namespaces: SQLNamespaceRepository(database: database),
             projects: SQLProjectRepository(database: database), audit: SQLAuditLog(database: database),
             datasets: SQLDatasetRepository(database: database), drafts: SQLDraftRepository(database: database),
-            tracking: SQLTrackingRepository(database: database),
+            tracking: SQLTrackingRepository(database: database), artifacts: SQLArtifactRepository(database: database),
+            loggedModels: SQLLoggedModelRepository(database: database),
             blobReferences: SQLBlobReferenceRepository(database: database))
     }
 }

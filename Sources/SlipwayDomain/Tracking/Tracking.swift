@@ -148,3 +148,62 @@ public struct RunDetail: Sendable, Hashable {
         self.inputs = inputs
     }
 }
+
+/// An MLflow 3 logged model: a model's files (under its own artifact location) with params, tags, the
+/// metrics logged against it, and the run that produced it.
+public struct LoggedModel: Sendable, Hashable {
+    /// `m-` followed by 32 hex digits.
+    public var modelID: String
+    public var experimentID: String
+    public var name: String
+    public var artifactURI: String
+    /// `LOGGED_MODEL_PENDING`, `LOGGED_MODEL_READY` or `LOGGED_MODEL_UPLOAD_FAILED`.
+    public var status: String
+    public var statusMessage: String
+    public var creator: String
+    public var modelType: String
+    public var sourceRunID: String?
+    public var lifecycleStage: LifecycleStage
+    public var creationTime: Int64
+    public var lastUpdatedTime: Int64
+    public var tags: [KeyValue]
+    public var params: [KeyValue]
+    public var metrics: [LoggedModelMetric]
+
+    public init(
+        modelID: String, experimentID: String, name: String, artifactURI: String, status: String, statusMessage: String, creator: String,
+        modelType: String, sourceRunID: String?, lifecycleStage: LifecycleStage, creationTime: Int64, lastUpdatedTime: Int64,
+        tags: [KeyValue], params: [KeyValue], metrics: [LoggedModelMetric]
+    ) {
+        self.modelID = modelID
+        self.experimentID = experimentID
+        self.name = name
+        self.artifactURI = artifactURI
+        self.status = status
+        self.statusMessage = statusMessage
+        self.creator = creator
+        self.modelType = modelType
+        self.sourceRunID = sourceRunID
+        self.lifecycleStage = lifecycleStage
+        self.creationTime = creationTime
+        self.lastUpdatedTime = lastUpdatedTime
+        self.tags = tags
+        self.params = params
+        self.metrics = metrics
+    }
+}
+
+/// A metric point logged against a model, from a run, optionally on a dataset.
+public struct LoggedModelMetric: Sendable, Hashable {
+    public var point: MetricPoint
+    public var runID: String
+    public var datasetName: String
+    public var datasetDigest: String
+
+    public init(point: MetricPoint, runID: String, datasetName: String, datasetDigest: String) {
+        self.point = point
+        self.runID = runID
+        self.datasetName = datasetName
+        self.datasetDigest = datasetDigest
+    }
+}

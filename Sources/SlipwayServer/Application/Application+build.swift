@@ -80,13 +80,21 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
 
     // The MLflow tracking API, for the stock client: its own credentials (Bearer or Basic) and error shape.
     let mlflow = MLflowTrackingController(store: store, now: platform.now)
+    let loggedModels = MLflowLoggedModelController(tracking: mlflow)
     for prefix in ["api/2.0/mlflow", "ajax-api/2.0/mlflow"] {
-        mlflow.register(
-            on: router.group(RouterPath(stringLiteral: prefix))
-                .add(middleware: MLflowErrorMiddleware())
-                .add(middleware: BodyLimitMiddleware(maxBytes: platform.configuration.maxBodyBytes))
-                .add(middleware: MLflowAuthenticationMiddleware(store: store, passwords: platform.passwords, now: platform.now)))
+        let group = router.group(RouterPath(stringLiteral: prefix))
+            .add(middleware: MLflowErrorMiddleware())
+            .add(middleware: BodyLimitMiddleware(maxBytes: max(platform.configuration.maxBodyBytes, 16 << 20)))
+            .add(middleware: MLflowAuthenticationMiddleware(store: store, passwords: platform.passwords, now: platform.now))
+        mlflow.register(on: group)
+        loggedModels.register(on: group)
     }
+
+    let artifacts = MLflowArtifactController(store: store, blobs: platform.blobs)
+    artifacts.register(
+        on: router.group("api/2.0/mlflow-artifacts")
+            .add(middleware: MLflowErrorMiddleware())
+            .add(middleware: MLflowAuthenticationMiddleware(store: store, passwords: platform.passwords, now: platform.now)))
 
     let web = WebController(
         platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes

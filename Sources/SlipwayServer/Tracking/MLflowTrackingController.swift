@@ -238,9 +238,23 @@ struct MLflowTrackingController: Sendable {
             return MetricPoint(
                 key: try Self.key(metric.key, what: "metric"), value: metric.value.value, timestamp: timestamp.value, step: metric.step?.value ?? 0)
         }
+        var modelMetrics: [(modelID: String, metric: LoggedModelMetric)] = []
+        let runExperiment = try await detailExperiment(runID)
+        for (metric, point) in zip(metrics, points) {
+            guard let modelID = metric.modelId, !modelID.isEmpty else { continue }
+            guard let model = try await store.loggedModels.model(id: modelID), model.experimentID == runExperiment else {
+                throw MLflowError.notFound("Logged model with ID '\(modelID.prefix(80))' not found in the run's experiment")
+            }
+            modelMetrics.append(
+                (
+                    model.modelID,
+                    LoggedModelMetric(point: point, runID: runID, datasetName: metric.datasetName ?? "", datasetDigest: metric.datasetDigest ?? "")
+                ))
+        }
         try await log(
             runID, metrics: points, params: try params.map { try Self.keyValue($0.key, $0.value, what: "param", valueLimit: 6000) },
             tags: try Self.keyValues(tags, what: "tag"))
+        try await store.loggedModels.logMetrics(modelMetrics)
         return MLflowWire.empty
     }
 
@@ -319,18 +333,22 @@ struct MLflowTrackingController: Sendable {
 
     // MARK: - Access
 
-    private func caller(_ context: AppRequestContext) throws -> Caller {
+    private func detailExperiment(_ runID: String) async throws -> String? {
+        try await store.tracking.run(id: runID)?.info.experimentID
+    }
+
+    func caller(_ context: AppRequestContext) throws -> Caller {
         guard let caller = context.caller else { throw MLflowError.unauthenticated("sign in first") }
         return caller
     }
 
-    private func role(of caller: Caller, in experiment: Experiment) async throws -> Role? {
+    func role(of caller: Caller, in experiment: Experiment) async throws -> Role? {
         if caller.user.isAdmin { return .owner }
         return try await store.namespaces.role(of: caller.user.id, in: experiment.namespaceID)
     }
 
     /// The experiment, if the caller may see it, with the role `required`. Non-members learn nothing: 404.
-    private func experiment(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> Experiment {
+    func experiment(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> Experiment {
         guard let id, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'experiment_id'") }
         let caller = try caller(context)
         guard let experiment = try await store.tracking.experiment(id: id), let role = try await role(of: caller, in: experiment) else {
@@ -342,7 +360,7 @@ struct MLflowTrackingController: Sendable {
         return experiment
     }
 
-    private func run(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> (RunDetail, Experiment) {
+    func run(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> (RunDetail, Experiment) {
         guard let id, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'run_id'") }
         guard id.count <= 64, let detail = try await store.tracking.run(id: id) else {
             throw MLflowError.notFound("Run with id=\(id.prefix(64)) not found")
@@ -355,7 +373,7 @@ struct MLflowTrackingController: Sendable {
     }
 
     /// A run that may be written to: active, and the caller a developer.
-    private func activeRun(_ id: String?, _ context: AppRequestContext) async throws -> String {
+    func activeRun(_ id: String?, _ context: AppRequestContext) async throws -> String {
         let (detail, _) = try await run(id, context, requires: .developer)
         guard detail.info.lifecycleStage == .active else {
             throw MLflowError.invalid("The run \(detail.info.runID) must be in the 'active' state. Current state is deleted.")

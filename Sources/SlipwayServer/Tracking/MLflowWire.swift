@@ -125,6 +125,10 @@ enum MLflowWire {
         var value: WireDouble
         var timestamp: WireInt?
         var step: WireInt?
+        /// Set when the point is also logged against an MLflow 3 logged model.
+        var modelId: String?
+        var datasetName: String?
+        var datasetDigest: String?
 
         init(_ point: MetricPoint) {
             key = point.key

@@ -92,3 +92,77 @@ extension Migration {
             """,
         ])
 }
+
+extension Migration {
+    /// Artifacts of runs and models (each file's path under the artifact root and the blob holding its
+    /// bytes), and MLflow 3 logged models with their tags, params, metrics and the runs that output them.
+    static let artifacts = Migration(
+        version: 5, name: "tracking artifacts and logged models",
+        statements: [
+            """
+            CREATE TABLE artifacts (
+                path TEXT PRIMARY KEY,
+                experiment_id BIGINT NOT NULL REFERENCES experiments(id),
+                digest TEXT NOT NULL,
+                size BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX artifacts_experiment ON artifacts (experiment_id)",
+            """
+            CREATE TABLE logged_models (
+                model_id TEXT PRIMARY KEY,
+                experiment_id BIGINT NOT NULL REFERENCES experiments(id),
+                name TEXT NOT NULL,
+                artifact_uri TEXT NOT NULL,
+                status TEXT NOT NULL,
+                status_message TEXT NOT NULL,
+                creator TEXT NOT NULL,
+                model_type TEXT NOT NULL,
+                source_run_id TEXT,
+                lifecycle_stage TEXT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                last_updated_time BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX logged_models_experiment ON logged_models (experiment_id)",
+            """
+            CREATE TABLE logged_model_tags (
+                model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (model_id, key)
+            )
+            """,
+            """
+            CREATE TABLE logged_model_params (
+                model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (model_id, key)
+            )
+            """,
+            """
+            CREATE TABLE logged_model_metrics (
+                model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+                run_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                step BIGINT NOT NULL,
+                timestamp BIGINT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                is_nan BIGINT NOT NULL,
+                dataset_name TEXT NOT NULL,
+                dataset_digest TEXT NOT NULL,
+                PRIMARY KEY (model_id, key, step, timestamp, value, is_nan, dataset_name, dataset_digest)
+            )
+            """,
+            """
+            CREATE TABLE run_outputs (
+                run_id TEXT NOT NULL REFERENCES runs(run_id),
+                model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+                step BIGINT NOT NULL,
+                PRIMARY KEY (run_id, model_id)
+            )
+            """,
+        ])
+}

@@ -102,3 +102,40 @@ extension RegistrySearchFields: SearchSubject, DefaultOrdered {
         return (Int(a.version ?? "") ?? 0) < (Int(b.version ?? "") ?? 0)
     }
 }
+
+extension LoggedModelSearchFields: SearchSubject, DefaultOrdered {
+    public static let bareKeyKind: SearchKey.Kind? = .attribute
+    public static let allowedKinds: Set<SearchKey.Kind> = [.metric, .param, .tag, .attribute]
+    public static let attributes: [String: Bool] = [
+        "model_id": false, "name": false, "status": false, "model_type": false, "source_run_id": false, "creation_timestamp": true,
+        "creation_time": true, "last_updated_timestamp": true,
+    ]
+
+    public func value(for key: SearchKey) -> SearchValue? {
+        switch key.kind {
+        case .metric: return metrics[key.name].map(SearchValue.number)
+        case .param: return params[key.name].map(SearchValue.string)
+        case .tag: return tags[key.name].map(SearchValue.string)
+        case .attribute:
+            switch key.name {
+            case "model_id": return .string(modelID)
+            case "name": return .string(name)
+            case "status": return .string(status)
+            case "model_type": return .string(modelType)
+            case "source_run_id": return .string(sourceRunID)
+            case "creation_timestamp", "creation_time": return .number(Double(creationTime))
+            case "last_updated_timestamp": return .number(Double(lastUpdatedTime))
+            default: return nil
+            }
+        case .dataset: return nil
+        }
+    }
+
+    /// Newest first, then by id.
+    public static func defaultOrder(_ a: LoggedModelSearchFields, _ b: LoggedModelSearchFields) -> Bool {
+        a.creationTime != b.creationTime ? a.creationTime > b.creationTime : a.modelID < b.modelID
+    }
+}
+
+public typealias LoggedModelFilter = SearchFilter<LoggedModelSearchFields>
+public typealias LoggedModelOrdering = SearchOrdering<LoggedModelSearchFields>

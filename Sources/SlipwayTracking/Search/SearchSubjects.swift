@@ -96,3 +96,33 @@ public struct RegistrySearchFields: Sendable, Hashable {
         self.tags = tags
     }
 }
+
+/// What a logged model search can see: attributes, params, tags, and the latest value of each metric.
+public struct LoggedModelSearchFields: Sendable, Hashable {
+    public var modelID: String
+    public var name: String
+    public var status: String
+    public var modelType: String
+    public var sourceRunID: String
+    public var creationTime: Int64
+    public var lastUpdatedTime: Int64
+    public var metrics: [String: Double]
+    public var params: [String: String]
+    public var tags: [String: String]
+
+    public init(
+        modelID: String, name: String, status: String, modelType: String, sourceRunID: String, creationTime: Int64, lastUpdatedTime: Int64,
+        metrics: [String: Double], params: [String: String], tags: [String: String]
+    ) {
+        self.modelID = modelID
+        self.name = name
+        self.status = status
+        self.modelType = modelType
+        self.sourceRunID = sourceRunID
+        self.creationTime = creationTime
+        self.lastUpdatedTime = lastUpdatedTime
+        self.metrics = metrics
+        self.params = params
+        self.tags = tags
+    }
+}
