@@ -283,3 +283,64 @@ def test_logged_models_are_created_filled_finalized_and_found(tracking, tmp_path
 
     tracking.delete_logged_model(model.model_id)
     assert tracking.search_logged_models(experiment_ids=[experiment_id]) == []
+
+
+def test_registry_models_versions_aliases_stages_and_loading(tracking, tmp_path):
+    mlflow.set_experiment("registry")
+    with mlflow.start_run() as run:
+        folder = tmp_path / "model"
+        folder.mkdir()
+        (folder / "MLmodel").write_text("artifact_path: model\nflavors: {}\n")
+        (folder / "weights.bin").write_bytes(b"\x00\x01\x02")
+        mlflow.log_artifacts(str(folder), artifact_path="model")
+    run_id = run.info.run_id
+
+    registered = mlflow.register_model(f"runs:/{run_id}/model", "iris-classifier")
+    assert registered.version == "1" and registered.status == "READY" and registered.run_id == run_id
+    second = tracking.create_model_version("iris-classifier", f"runs:/{run_id}/model", run_id=run_id, tags={"quality": "good"},
+                                           description="retrained")
+    assert second.version == "2" and second.tags == {"quality": "good"}
+    with pytest.raises(MlflowException) as exists:
+        tracking.create_registered_model("iris-classifier")
+    assert error_code(exists) == "RESOURCE_ALREADY_EXISTS"
+
+    tracking.set_registered_model_alias("iris-classifier", "champion", "2")
+    assert tracking.get_model_version_by_alias("iris-classifier", "champion").version == "2"
+    tracking.transition_model_version_stage("iris-classifier", "1", "Production")
+    tracking.transition_model_version_stage("iris-classifier", "2", "production", archive_existing_versions=True)
+    assert tracking.get_model_version("iris-classifier", "1").current_stage == "Archived"
+    assert [v.version for v in tracking.get_latest_versions("iris-classifier", stages=["Production"])] == ["2"]
+    tracking.update_model_version("iris-classifier", "2", description="the best one")
+    tracking.set_model_version_tag("iris-classifier", "2", "validated", "yes")
+    tracking.delete_model_version_tag("iris-classifier", "2", "quality")
+    tracking.set_registered_model_tag("iris-classifier", "task", "classification")
+    tracking.update_registered_model("iris-classifier", description="Iris species")
+    model = tracking.get_registered_model("iris-classifier")
+    assert model.description == "Iris species" and model.tags == {"task": "classification"} and model.aliases == {"champion": "2"}
+
+    # Loading back by version and by alias downloads the files.
+    by_version = mlflow.artifacts.download_artifacts("models:/iris-classifier/1", dst_path=str(tmp_path / "v1"))
+    assert open(by_version + "/weights.bin", "rb").read() == b"\x00\x01\x02"
+    by_alias = mlflow.artifacts.download_artifacts("models:/iris-classifier@champion", dst_path=str(tmp_path / "champion"))
+    assert open(by_alias + "/MLmodel").read().startswith("artifact_path: model")
+
+    tracking.create_registered_model("other-model", tags={"task": "regression"})
+    assert [m.name for m in tracking.search_registered_models(filter_string="name LIKE 'iris%'")] == ["iris-classifier"]
+    assert [m.name for m in tracking.search_registered_models(order_by=["name DESC"])] == ["other-model", "iris-classifier"]
+    assert sorted(v.version for v in tracking.search_model_versions(f"run_id = '{run_id}'")) == ["1", "2"]
+
+    tracking.rename_registered_model("other-model", "renamed-model")
+    assert tracking.get_registered_model("renamed-model").tags == {"task": "regression"}
+    tracking.delete_registered_model_alias("iris-classifier", "champion")
+    with pytest.raises(MlflowException) as gone:
+        tracking.get_model_version_by_alias("iris-classifier", "champion")
+    assert error_code(gone) == "RESOURCE_DOES_NOT_EXIST"
+    tracking.delete_model_version("iris-classifier", "1")
+    assert [v.version for v in tracking.search_model_versions("name = 'iris-classifier'")] == ["2"]
+    with pytest.raises(MlflowException) as outside:
+        tracking.create_model_version("iris-classifier", "/etc/passwd")
+    assert error_code(outside) == "INVALID_PARAMETER_VALUE"
+    tracking.delete_registered_model("renamed-model")
+    with pytest.raises(MlflowException) as deleted:
+        tracking.get_registered_model("renamed-model")
+    assert error_code(deleted) == "RESOURCE_DOES_NOT_EXIST"

@@ -11,13 +11,15 @@ public struct MetadataStore: Sendable {
     public var tracking: any TrackingRepository
     public var artifacts: any ArtifactRepository
     public var loggedModels: any LoggedModelRepository
+    public var registry: any RegistryRepository
     public var blobReferences: any BlobReferenceRepository
 
     public init(
         users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
         namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog,
         datasets: any DatasetRepository, drafts: any DraftRepository, tracking: any TrackingRepository,
-        artifacts: any ArtifactRepository, loggedModels: any LoggedModelRepository, blobReferences: any BlobReferenceRepository
+        artifacts: any ArtifactRepository, loggedModels: any LoggedModelRepository,
+        registry: any RegistryRepository, blobReferences: any BlobReferenceRepository
     ) {
         self.users = users
         self.tokens = tokens
@@ -30,6 +32,7 @@ public struct MetadataStore: Sendable {
         self.tracking = tracking
         self.artifacts = artifacts
         self.loggedModels = loggedModels
+        self.registry = registry
         self.blobReferences = blobReferences
     }
 
@@ -41,7 +44,7 @@ public struct MetadataStore: Sendable {
             projects: SQLProjectRepository(database: database), audit: SQLAuditLog(database: database),
             datasets: SQLDatasetRepository(database: database), drafts: SQLDraftRepository(database: database),
             tracking: SQLTrackingRepository(database: database), artifacts: SQLArtifactRepository(database: database),
-            loggedModels: SQLLoggedModelRepository(database: database),
+            loggedModels: SQLLoggedModelRepository(database: database), registry: SQLRegistryRepository(database: database),
             blobReferences: SQLBlobReferenceRepository(database: database))
     }
 }

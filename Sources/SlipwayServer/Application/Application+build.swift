@@ -81,6 +81,7 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     // The MLflow tracking API, for the stock client: its own credentials (Bearer or Basic) and error shape.
     let mlflow = MLflowTrackingController(store: store, now: platform.now)
     let loggedModels = MLflowLoggedModelController(tracking: mlflow)
+    let registry = MLflowRegistryController(tracking: mlflow)
     for prefix in ["api/2.0/mlflow", "ajax-api/2.0/mlflow"] {
         let group = router.group(RouterPath(stringLiteral: prefix))
             .add(middleware: MLflowErrorMiddleware())
@@ -88,6 +89,7 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
             .add(middleware: MLflowAuthenticationMiddleware(store: store, passwords: platform.passwords, now: platform.now))
         mlflow.register(on: group)
         loggedModels.register(on: group)
+        registry.register(on: group)
     }
 
     let artifacts = MLflowArtifactController(store: store, blobs: platform.blobs)

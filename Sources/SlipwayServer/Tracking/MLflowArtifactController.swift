@@ -44,7 +44,7 @@ struct MLflowArtifactController: Sendable {
     /// The direct children of the folder `?path=` (files with sizes, sub-folders). A file or a missing
     /// folder answers `{}`: the client tells folders from files by a non-empty listing.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let raw = request.uri.queryParameters["path"].map(String.init) ?? ""
+        let raw = MLflowTrackingController.queryValue(request, "path") ?? ""
         let path = try Self.path(raw.split(separator: "/", omittingEmptySubsequences: true).map(Substring.init))
         _ = try await experiment(for: path, context, requires: .viewer)
         let folder = path + "/"

@@ -29,6 +29,8 @@ struct MLflowTrackingController: Sendable {
         group.post("experiments/restore", use: restoreExperiment)
         group.post("experiments/update", use: updateExperiment)
         group.post("experiments/set-experiment-tag", use: setExperimentTag)
+        group.post("experiments/delete-experiment-tag", use: deleteExperimentTag)
+        group.post("runs/log-model", use: logModel)
         group.post("runs/create", use: createRun)
         group.get("runs/get", use: getRun)
         group.post("runs/update", use: updateRun)
@@ -74,7 +76,7 @@ struct MLflowTrackingController: Sendable {
     }
 
     @Sendable func getExperimentByName(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let name = request.uri.queryParameters["experiment_name"].map(String.init) ?? ""
+        let name = Self.queryValue(request, "experiment_name") ?? ""
         guard !name.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'experiment_name'") }
         let caller = try caller(context)
         if name == "Default" { try await ensureDefaultExperiment(caller: caller) }
@@ -142,7 +144,44 @@ struct MLflowTrackingController: Sendable {
         return MLflowWire.empty
     }
 
+    @Sendable func deleteExperimentTag(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(MLflowWire.SetExperimentTag.self, request, context)
+        let experiment = try await experiment(body.experimentId, context, requires: .developer)
+        let key = try Self.key(body.key, what: "tag")
+        guard try await store.tracking.deleteExperimentTag(id: experiment.id, key: key) else {
+            throw MLflowError.notFound("No tag with name: \(key) in experiment with id \(experiment.id)")
+        }
+        return MLflowWire.empty
+    }
+
     // MARK: - Runs
+
+    struct LogModelRequest: Decodable {
+        var runId: String?
+        var modelJson: String?
+    }
+
+    /// MLflow 2's model history: each logged model's description is appended to the run's
+    /// `mlflow.log-model.history` tag, a JSON list.
+    @Sendable func logModel(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await Self.decode(LogModelRequest.self, request, context)
+        let runID = try await activeRun(body.runId, context)
+        guard let json = body.modelJson, let model = try? JSONSerialization.jsonObject(with: Data(json.utf8)), model is [String: Any] else {
+            throw MLflowError.invalid("model_json must be a JSON object describing the model")
+        }
+        var history: [Any] = []
+        if let detail = try await store.tracking.run(id: runID),
+            let existing = detail.tags.first(where: { $0.key == "mlflow.log-model.history" })?.value,
+            let list = try? JSONSerialization.jsonObject(with: Data(existing.utf8)) as? [Any]
+        {
+            history = list
+        }
+        history.append(model)
+        let value = String(decoding: try JSONSerialization.data(withJSONObject: history, options: [.sortedKeys]), as: UTF8.self)
+        try Self.check(value, what: "model history", limit: 1_000_000)
+        try await store.tracking.log(runID: runID, metrics: [], params: [], tags: [KeyValue(key: "mlflow.log-model.history", value: value)])
+        return MLflowWire.empty
+    }
 
     @Sendable func createRun(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.CreateRun.self, request, context)
@@ -319,14 +358,14 @@ struct MLflowTrackingController: Sendable {
     }
 
     @Sendable func metricHistory(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let runID = request.uri.queryParameters["run_id"].map(String.init) ?? request.uri.queryParameters["run_uuid"].map(String.init)
+        let runID = Self.queryValue(request, "run_id") ?? Self.queryValue(request, "run_uuid")
         let (detail, _) = try await run(runID, context, requires: .viewer)
-        let key = try Self.key(request.uri.queryParameters["metric_key"].map(String.init), what: "metric")
+        let key = try Self.key(Self.queryValue(request, "metric_key"), what: "metric")
         let maxResults = try Self.maxResults(
-            request.uri.queryParameters["max_results"].flatMap { Int64(String($0)) }.map(WireInt.init), default: 25_000, limit: 25_000)
+            Self.queryValue(request, "max_results").flatMap { Int64($0) }.map(WireInt.init), default: 25_000, limit: 25_000)
         let history = try await store.tracking.metricHistory(runID: detail.info.runID, key: key)
         let page = try Self.page(
-            history, token: request.uri.queryParameters["page_token"].map(String.init), maxResults: maxResults,
+            history, token: Self.queryValue(request, "page_token"), maxResults: maxResults,
             query: "history|\(detail.info.runID)|\(key)")
         return try MLflowWire.response(MetricHistoryPage(metrics: page.items.map(MLflowWire.Metric.init), nextPageToken: page.next))
     }
@@ -397,7 +436,7 @@ struct MLflowTrackingController: Sendable {
 
     /// Where an experiment called `name` lives: `namespace/project/experiment` names its project; any other name
     /// lands in the default project. The caller must be a developer there.
-    private func project(forExperimentNamed name: String, caller: Caller) async throws -> Project {
+    func project(forExperimentNamed name: String, caller: Caller) async throws -> Project {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let (namespaceName, projectName) =
             parts.count == 3 && parts.allSatisfy({ !$0.isEmpty }) ? (parts[0], parts[1]) : (Self.defaultNamespace, Self.defaultProject)
@@ -470,9 +509,7 @@ struct MLflowTrackingController: Sendable {
         var data: Data
         if request.method == .get {
             var object: [String: Any] = [:]
-            for (key, value) in request.uri.queryParameters {
-                let key = String(key)
-                let value = String(value)
+            for (key, value) in formQuery(request) {
                 if lists.contains(key) {
                     object[key] = ((object[key] as? [String]) ?? []) + [value]
                 } else {
@@ -490,6 +527,24 @@ struct MLflowTrackingController: Sendable {
         } catch let error as DecodingError {
             throw MLflowError.invalid("the request is not valid: \(Self.describe(error))")
         }
+    }
+
+    /// The query string as HTML forms (and Python's `requests`) encode it: `+` is a space, then percent-decoding.
+    static func formQuery(_ request: Request) -> [(String, String)] {
+        guard let query = request.uri.query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
+
+    /// One query parameter, form-decoded.
+    static func queryValue(_ request: Request, _ name: String) -> String? {
+        formQuery(request).first { $0.0 == name }?.1
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -166,3 +166,65 @@ extension Migration {
             """,
         ])
 }
+
+extension Migration {
+    /// The model registry: registered models in projects, their versions, tags and aliases.
+    static let registry = Migration(
+        version: 6, name: "model registry",
+        statements: [
+            """
+            CREATE TABLE registered_models (
+                name TEXT PRIMARY KEY,
+                namespace_id TEXT NOT NULL REFERENCES namespaces(id),
+                project_id TEXT NOT NULL REFERENCES projects(id),
+                description TEXT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                last_updated_time BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE registered_model_tags (
+                name TEXT NOT NULL REFERENCES registered_models(name),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (name, key)
+            )
+            """,
+            """
+            CREATE TABLE model_versions (
+                name TEXT NOT NULL REFERENCES registered_models(name),
+                version BIGINT NOT NULL,
+                creation_time BIGINT NOT NULL,
+                last_updated_time BIGINT NOT NULL,
+                description TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                stage TEXT NOT NULL,
+                source TEXT NOT NULL,
+                run_id TEXT,
+                run_link TEXT,
+                model_id TEXT,
+                storage_location TEXT NOT NULL,
+                approved BIGINT NOT NULL,
+                PRIMARY KEY (name, version)
+            )
+            """,
+            "CREATE INDEX model_versions_run ON model_versions (run_id)",
+            """
+            CREATE TABLE model_version_tags (
+                name TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (name, version, key)
+            )
+            """,
+            """
+            CREATE TABLE registered_model_aliases (
+                name TEXT NOT NULL REFERENCES registered_models(name),
+                alias TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                PRIMARY KEY (name, alias)
+            )
+            """,
+        ])
+}

@@ -15,6 +15,8 @@ public protocol TrackingRepository: Sendable {
     func experiments(inNamespaces namespaceIDs: [UUID]?) async throws -> [Experiment]
     func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?, by actor: AuditActor) async throws
     func setExperimentTag(id: String, _ tag: KeyValue) async throws
+    /// - Returns: whether the experiment had the tag.
+    func deleteExperimentTag(id: String, key: String) async throws -> Bool
 
     func createRun(_ info: RunInfo, tags: [KeyValue]) async throws
     func run(id: String) async throws -> RunDetail?
@@ -139,6 +141,18 @@ public struct SQLTrackingRepository: TrackingRepository {
             try await db.delete(from: "experiment_tags").where("experiment_id", .equal, number).where("key", .equal, tag.key).run()
             try await db.insert(into: "experiment_tags").columns("experiment_id", "key", "value")
                 .values(SQLBind(number), SQLBind(tag.key), SQLBind(tag.value)).run()
+        }
+    }
+
+    public func deleteExperimentTag(id: String, key: String) async throws -> Bool {
+        guard let number = Int64(id) else { return false }
+        return try await database.write { db in
+            guard
+                try await db.select().column("key").from("experiment_tags").where("experiment_id", .equal, number).where("key", .equal, key)
+                    .first() != nil
+            else { return false }
+            try await db.delete(from: "experiment_tags").where("experiment_id", .equal, number).where("key", .equal, key).run()
+            return true
         }
     }
 

@@ -33,6 +33,13 @@ public protocol SearchSubject: Sendable {
     static var attributes: [String: Bool] { get }
     /// The value under `key`, or `nil` when the subject has none.
     func value(for key: SearchKey) -> SearchValue?
+    /// Whether `!=` matches a subject that lacks the key (MLflow's registry: a model without the tag
+    /// `mlflow.prompt.is_prompt` is not a prompt); elsewhere a missing value never matches.
+    static var missingMatchesNotEqual: Bool { get }
+}
+
+extension SearchSubject {
+    public static var missingMatchesNotEqual: Bool { false }
 }
 
 /// One parsed filter: comparisons joined by AND. An empty filter matches everything.
@@ -68,7 +75,7 @@ public struct SearchFilter<Subject: SearchSubject>: Sendable {
                 let found = Self.strings(value).contains { options.contains($0) }
                 return found != negated
             case .compare(let key, let comparator, let literal):
-                guard let value = subject.value(for: key) else { return false }
+                guard let value = subject.value(for: key) else { return comparator == "!=" && Subject.missingMatchesNotEqual }
                 switch (value, literal) {
                 case (.number(let number), .number(let target)): return Self.compare(number, comparator, target)
                 case (.number(let number), .string(let text)):

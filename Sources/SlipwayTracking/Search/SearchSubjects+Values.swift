@@ -74,6 +74,7 @@ extension ExperimentSearchFields: SearchSubject, DefaultOrdered {
 
 extension RegistrySearchFields: SearchSubject, DefaultOrdered {
     public static let bareKeyKind: SearchKey.Kind? = .attribute
+    public static var missingMatchesNotEqual: Bool { true }
     public static let allowedKinds: Set<SearchKey.Kind> = [.tag, .attribute]
     public static let attributes: [String: Bool] = [
         "name": false, "version": false, "run_id": false, "source_path": false, "creation_timestamp": true, "last_updated_timestamp": true,
