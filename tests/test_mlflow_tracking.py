@@ -1,4 +1,4 @@
-"""The stock MLflow client (mlflow-skinny from PyPI, unchanged) against a running Slipway server:
+"""The stock MLflow client (the mlflow package from PyPI, unchanged) against a running Slipway server:
 experiments, runs, params, metrics, tags, inputs, search with MLflow's grammar and page tokens,
 metric history, delete/restore, credentials and namespace permissions. On SQLite and PostgreSQL."""
 
@@ -344,3 +344,58 @@ def test_registry_models_versions_aliases_stages_and_loading(tracking, tmp_path)
     with pytest.raises(MlflowException) as deleted:
         tracking.get_registered_model("renamed-model")
     assert error_code(deleted) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_sklearn_model_is_logged_registered_and_loaded_back(tracking, tmp_path):
+    sklearn = pytest.importorskip("sklearn")
+    import mlflow.sklearn
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    mlflow.set_experiment("sklearn")
+    with mlflow.start_run() as run:
+        mlflow.log_param("max_iter", 500)
+        mlflow.log_metric("train_accuracy", model.score(features, labels))
+        info = mlflow.sklearn.log_model(model, name="iris-model", registered_model_name="iris-sklearn",
+                                        input_example=features[:2])
+    assert str(info.registered_model_version) == "1"
+    assert tracking.get_logged_model(info.model_id).status.name == "READY"
+    tracking.set_registered_model_alias("iris-sklearn", "champion", "1")
+
+    for uri in ("models:/iris-sklearn/1", "models:/iris-sklearn@champion", f"runs:/{run.info.run_id}/iris-model",
+                f"models:/{info.model_id}"):
+        loaded = mlflow.pyfunc.load_model(uri)
+        assert list(loaded.predict(features[:5])) == list(model.predict(features[:5])), uri
+    assert mlflow.sklearn.load_model("models:/iris-sklearn/1").score(features, labels) == model.score(features, labels)
+    assert tracking.get_model_version("iris-sklearn", "1").run_id == run.info.run_id
+
+
+def test_dataset_versions_know_the_runs_and_model_versions_that_used_them(tracking, api, server, tmp_path):
+    import hashlib
+
+    assert api.post("/namespaces", json={"name": "team"}).status_code == 201
+    assert api.post("/namespaces/team/projects", json={"name": "flowers"}).status_code == 201
+    assert api.post("/namespaces/team/projects/flowers/datasets", json={"name": "iris", "task_type": "tabular_classification"}).status_code == 201
+    table = b"id,length,species\na,5.1,setosa\nb,6.2,versicolor\n"
+    digest = hashlib.sha256(table).hexdigest()
+    assert api.put(f"/namespaces/team/blobs/{digest}", data=table).status_code == 201
+    base = "/namespaces/team/projects/flowers/datasets/iris"
+    assert api.post(base + "/versions", json={"source": {"format": "csv", "blob": digest, "label_column": "species"}}).status_code == 201
+
+    experiment_id = tracking.create_experiment("team/flowers/train")
+    run = tracking.create_run(experiment_id, run_name="fit-iris")
+    dataset = Dataset(name="iris", digest=digest[:36], source_type="slipway", source="team/flowers/iris@1")
+    tracking.log_inputs(run.info.run_id, [DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])
+    tracking.log_artifact(run.info.run_id, __file__, "model")
+    tracking.create_registered_model("team.flowers.iris-model")
+    tracking.create_model_version("team.flowers.iris-model", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+
+    lineage = api.get(base + "/versions/1/lineage").json()
+    assert lineage["source"] == "team/flowers/iris@1"
+    assert [(r["run_name"], r["experiment_name"], r["context"]) for r in lineage["runs"]] == [("fit-iris", "team/flowers/train", "training")]
+    assert lineage["model_versions"] == [{"name": "team.flowers.iris-model", "version": 1, "run_id": run.info.run_id, "stage": "None"}]
+    page = requests.get(server.url + "/namespaces/team/projects/flowers/datasets/iris",
+                        headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
+    assert "fit-iris" in page.text and "team.flowers.iris-model v1" in page.text

@@ -117,3 +117,54 @@ public struct GarbageCollectionReport: Codable, Sendable {
         self.keptYoung = keptYoung
     }
 }
+
+/// `GET …/versions/{version}/lineage`: the runs that used a dataset version (a run input with source type
+/// `slipway` and source `NAMESPACE/PROJECT/DATASET@VERSION`) and the model versions registered from them.
+public struct DatasetLineage: Codable, Sendable, Hashable {
+    /// A run that used the version.
+    public struct RunUse: Codable, Sendable, Hashable {
+        public var runId: String
+        public var runName: String
+        public var experimentId: String
+        public var experimentName: String
+        public var status: String
+        /// Milliseconds since the epoch.
+        public var startTime: Int64
+        /// `training`, `evaluation`, … (the input's `mlflow.data.context` tag), if given.
+        public var context: String?
+        public init(
+            runId: String, runName: String, experimentId: String, experimentName: String, status: String, startTime: Int64, context: String?
+        ) {
+            self.runId = runId
+            self.runName = runName
+            self.experimentId = experimentId
+            self.experimentName = experimentName
+            self.status = status
+            self.startTime = startTime
+            self.context = context
+        }
+    }
+
+    /// A model version registered from one of those runs.
+    public struct ModelUse: Codable, Sendable, Hashable {
+        public var name: String
+        public var version: Int
+        public var runId: String
+        public var stage: String
+        public init(name: String, version: Int, runId: String, stage: String) {
+            self.name = name
+            self.version = version
+            self.runId = runId
+            self.stage = stage
+        }
+    }
+
+    public var source: String
+    public var runs: [RunUse]
+    public var modelVersions: [ModelUse]
+    public init(source: String, runs: [RunUse], modelVersions: [ModelUse]) {
+        self.source = source
+        self.runs = runs
+        self.modelVersions = modelVersions
+    }
+}

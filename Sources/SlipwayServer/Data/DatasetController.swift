@@ -26,6 +26,7 @@ struct DatasetController: Sendable {
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}"), use: version)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/records"), use: records)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/export"), use: export)
+        api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/lineage"), use: lineage)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/diff"), use: diff)
         api.put(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/state"), use: setState)
         api.delete(RouterPath(stringLiteral: Self.base + "/{dataset}"), use: delete)
@@ -160,6 +161,31 @@ struct DatasetController: Sendable {
             body: body)
     }
 
+    /// The runs that used the version and the model versions registered from them, as far as the caller may see.
+    @Sendable func lineage(_ request: Request, context: AppRequestContext) async throws -> DatasetLineage {
+        let (target, stored) = try await storedVersion(context)
+        return try await lineage(of: target, version: stored.version.number, caller: try access.caller(context))
+    }
+
+    func lineage(of target: Target, version: Int, caller: Caller) async throws -> DatasetLineage {
+        let source = "\(target.access.namespace.name)/\(target.project.name)/\(target.dataset.name)@\(version)"
+        var runs: [DatasetLineage.RunUse] = []
+        var experiments: [String: Experiment?] = [:]
+        for (run, input) in try await store.tracking.runs(usingSource: source, sourceType: DatasetLineage.sourceType) {
+            if experiments[run.experimentID] == nil { experiments[run.experimentID] = try await store.tracking.experiment(id: run.experimentID) }
+            guard let experiment = experiments[run.experimentID] ?? nil else { continue }
+            if !caller.user.isAdmin, try await store.namespaces.role(of: caller.user.id, in: experiment.namespaceID) == nil { continue }
+            runs.append(
+                DatasetLineage.RunUse(
+                    runId: run.runID, runName: run.name, experimentId: experiment.id, experimentName: experiment.name, status: run.status.rawValue,
+                    startTime: run.startTime, context: input.tags.first { $0.key == "mlflow.data.context" }?.value))
+        }
+        let models = try await store.registry.versions(fromRuns: runs.map(\.runId)).map {
+            DatasetLineage.ModelUse(name: $0.name, version: $0.version, runId: $0.runID ?? "", stage: $0.stage.rawValue)
+        }
+        return DatasetLineage(source: source, runs: runs.sorted { $0.startTime > $1.startTime }, modelVersions: models)
+    }
+
     /// Moves a version forward in its life; maintainers only, since it changes what others may use.
     @Sendable func setState(_ request: Request, context: AppRequestContext) async throws -> DatasetVersion {
         let target = try await target(context, requires: .maintainer)
@@ -236,3 +262,9 @@ extension DatasetListing: ResponseEncodable {}
 extension DatasetVersion: ResponseEncodable {}
 extension RecordPage: ResponseEncodable {}
 extension VersionDiff: ResponseEncodable {}
+extension DatasetLineage: ResponseEncodable {}
+
+extension DatasetLineage {
+    /// The MLflow dataset source type under which runs name Slipway dataset versions.
+    static let sourceType = "slipway"
+}

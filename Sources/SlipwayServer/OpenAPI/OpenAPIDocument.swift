@@ -184,6 +184,10 @@ enum OpenAPIDocument {
             query: [QueryParameter(name: "format", description: "csv or jsonl (default)", kind: .enumeration(["csv", "jsonl"]))],
             binaryResponse: true),
         .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/lineage",
+            summary: "The runs that used the version (run inputs of source type 'slipway') and the model versions registered from them",
+            tag: "data", success: (200, "DatasetLineage")),
+        .init(
             method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/diff",
             summary: "Records added, removed and changed between two versions, and the labels before and after", tag: "data",
             success: (200, "VersionDiff"),
@@ -433,6 +437,11 @@ enum OpenAPIDocument {
                 ["namespace": name, "project": name, "dataset": ["$ref": "#/components/schemas/Dataset"]],
                 required: ["namespace", "project", "dataset"]),
             "DatasetListingList": list("DatasetListing"),
+            "DatasetLineage": object(
+                [
+                    "source": string, "runs": ["type": "array", "items": ["type": "object"]],
+                    "model_versions": ["type": "array", "items": ["type": "object"]],
+                ], required: ["source", "runs", "model_versions"]),
             "CreateDatasetRequest": object(
                 ["name": name, "task_type": taskType, "description": string, "visibility": visibility], required: ["name", "task_type"]),
             "DatasetVersion": object(

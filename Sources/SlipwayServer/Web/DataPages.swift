@@ -57,6 +57,13 @@ struct DataPages: Sendable {
         var selected: DatasetPage.VersionView?
         if let selectedNumber, let stored = try await store.datasets.version(selectedNumber, of: target.dataset) {
             selected = .init(try DatasetController.manifest(stored), number: selectedNumber)
+            let lineage = try await datasets.lineage(of: target, version: selectedNumber, caller: try datasets.access.caller(context))
+            selected?.runs = lineage.runs.map {
+                .init(id: $0.runId, name: $0.runName, experiment: $0.experimentName, status: $0.status, context: $0.context ?? "")
+            }
+            selected?.models = lineage.modelVersions.map { .init(name: $0.name, version: $0.version, stage: $0.stage) }
+            selected?.hasLineage = !lineage.runs.isEmpty
+            selected?.hasModels = !lineage.modelVersions.isEmpty
         } else if request.uri.queryParameters["version"] != nil {
             throw APIError.notFound("dataset '\(target.dataset.name)' has no such version")
         }
@@ -211,9 +218,25 @@ struct DatasetPage: Sendable {
         var maximum: String
         var mean: String
     }
+    struct RunUse: Sendable {
+        var id: String
+        var name: String
+        var experiment: String
+        var status: String
+        var context: String
+    }
+    struct ModelUse: Sendable {
+        var name: String
+        var version: Int
+        var stage: String
+    }
     struct VersionView: Sendable {
         var number: Int
         var records: Int
+        var hasLineage = false
+        var hasModels = false
+        var runs: [RunUse] = []
+        var models: [ModelUse] = []
         var hasClasses: Bool
         var classes: [ClassBar]
         var fields: [FieldRow]

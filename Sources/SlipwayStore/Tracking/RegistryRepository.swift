@@ -24,6 +24,8 @@ public protocol RegistryRepository: Sendable {
     /// Versions of every model, optionally only those of some namespaces.
     func allVersions(inNamespaces namespaceIDs: [UUID]?) async throws -> [ModelVersion]
     func updateVersion(_ name: String, _ number: Int, description: String) async throws
+    /// Versions registered from any of the runs.
+    func versions(fromRuns runIDs: [String]) async throws -> [ModelVersion]
     /// Moves a version to `stage`; with `archiveOthers`, the versions in that stage move to Archived.
     func transition(_ name: String, _ number: Int, to stage: ModelStage, archiveOthers: Bool, by actor: AuditActor) async throws
     func deleteVersion(_ name: String, _ number: Int, by actor: AuditActor) async throws
@@ -255,6 +257,16 @@ public struct SQLRegistryRepository: RegistryRepository {
             }
         }
         return rows.map { $0.version(tags: tags["\($0.name)\u{0}\($0.version)"] ?? []) }
+    }
+
+    public func versions(fromRuns runIDs: [String]) async throws -> [ModelVersion] {
+        guard !runIDs.isEmpty else { return [] }
+        var found: [ModelVersion] = []
+        for start in stride(from: 0, to: runIDs.count, by: 500) {
+            let batch = Array(runIDs[start..<min(start + 500, runIDs.count)])
+            found += try await database.read { db in try await Self.versions(db, SQLQueryString("run_id IN \(SQLBind.group(batch))")) }
+        }
+        return found
     }
 
     public func updateVersion(_ name: String, _ number: Int, description: String) async throws {

@@ -29,6 +29,8 @@ public protocol TrackingRepository: Sendable {
     func logInputs(runID: String, _ inputs: [RunDatasetInput]) async throws
     /// The metric's history in step, then timestamp order.
     func metricHistory(runID: String, key: String) async throws -> [MetricPoint]
+    /// Runs with a dataset input of `sourceType` and `source`, each with that input.
+    func runs(usingSource source: String, sourceType: String) async throws -> [(run: RunInfo, input: RunDatasetInput)]
     /// The runs of the experiments, with their latest metrics, params, tags and inputs.
     func runs(inExperiments ids: [String], lifecycle: [LifecycleStage]) async throws -> [RunDetail]
 }
@@ -332,6 +334,19 @@ public struct SQLTrackingRepository: TrackingRepository {
             try await db.select().columns("key", "step", "timestamp", "value", "is_nan").from("run_metrics")
                 .where("run_id", .equal, runID).where("key", .equal, key).orderBy("step").orderBy("timestamp")
                 .all(decoding: MetricRow.self).map(\.point)
+        }
+    }
+
+    public func runs(usingSource source: String, sourceType: String) async throws -> [(run: RunInfo, input: RunDatasetInput)] {
+        let details = try await database.read { db in
+            try await Self.details(
+                db,
+                SQLQueryString(
+                    "run_id IN (SELECT run_id FROM run_inputs WHERE source = \(bind: source) AND source_type = \(bind: sourceType)) AND lifecycle_stage = 'active'"
+                ))
+        }
+        return details.compactMap { detail in
+            detail.inputs.first { $0.source == source && $0.sourceType == sourceType }.map { (detail.info, $0) }
         }
     }
 
