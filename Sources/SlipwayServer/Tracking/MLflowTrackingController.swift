@@ -529,22 +529,12 @@ struct MLflowTrackingController: Sendable {
         }
     }
 
-    /// The query string as HTML forms (and Python's `requests`) encode it: `+` is a space, then percent-decoding.
-    static func formQuery(_ request: Request) -> [(String, String)] {
-        guard let query = request.uri.query, !query.isEmpty else { return [] }
-        return query.split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String {
-                let spaced = text.replacingOccurrences(of: "+", with: " ")
-                return spaced.removingPercentEncoding ?? spaced
-            }
-            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
-        }
-    }
+    /// The query string, form-decoded (``FormQuery``).
+    static func formQuery(_ request: Request) -> [(String, String)] { FormQuery(request).pairs }
 
     /// One query parameter, form-decoded.
     static func queryValue(_ request: Request, _ name: String) -> String? {
-        formQuery(request).first { $0.0 == name }?.1
+        FormQuery(request)[name]
     }
 
     static func describe(_ error: DecodingError) -> String {
