@@ -77,6 +77,9 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     DraftController(datasets: datasets).register(on: api)
     GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
         .register(on: api)
+    let catalog = TrackingCatalog(store: store)
+    let tracking = TrackingController(catalog: catalog, access: access, blobs: platform.blobs)
+    tracking.register(on: api)
 
     // The MLflow tracking API, for the stock client: its own credentials (Bearer or Basic) and error shape.
     let mlflow = MLflowTrackingController(store: store, now: platform.now)
@@ -101,6 +104,7 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     let web = WebController(
         platform: platform, pages: pages, access: access, auth: auth, namespaces: namespaces, projects: projects, tokens: tokenRoutes
     ).register(on: router)
-    DataPages(pages: pages, store: store, datasets: datasets).register(on: web)
+    DataPages(pages: pages, store: store, datasets: datasets, tracking: catalog).register(on: web)
+    TrackingPages(pages: pages, catalog: catalog, api: tracking).register(on: web)
     return router
 }

@@ -244,6 +244,55 @@ enum OpenAPIDocument {
             summary: "Commit the draft as the next immutable version (developer)", tag: "data",
             request: "CommitDraftRequest", success: (201, "VersionDetail")),
         .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/experiments",
+            summary: "The project's experiments (created through the MLflow API)", tag: "tracking", success: (200, "ExperimentList")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/models", summary: "The project's registered models",
+            tag: "tracking", success: (200, "ModelList")),
+        .init(
+            method: "get", path: "/experiments/{experiment}", summary: "An experiment and where it lives", tag: "tracking",
+            success: (200, "ExperimentSummary")),
+        .init(
+            method: "get", path: "/experiments/{experiment}/runs",
+            summary: "The experiment's runs, filtered and ordered with MLflow's search grammar, a page at a time", tag: "tracking",
+            success: (200, "RunList"),
+            query: [
+                QueryParameter(name: "filter", description: "MLflow filter: metrics.acc > 0.9 and params.lr = '0.1'", kind: .string),
+                QueryParameter(name: "order_by", description: "Comma-separated clauses: metrics.acc DESC, start_time", kind: .string),
+                QueryParameter(
+                    name: "view", description: "Which runs: active_only (default), deleted_only or all",
+                    kind: .enumeration(["active_only", "deleted_only", "all"])),
+                QueryParameter(name: "max_results", description: "At most this many, 1 to 1000 (default 100)", minimum: 1, maximum: 1000),
+                QueryParameter(name: "page_token", description: "The next_page_token of the previous page", kind: .string),
+            ]),
+        .init(
+            method: "get", path: "/runs/{run}",
+            summary: "A run with params, metrics, tags, and its lineage: dataset versions, code, child runs, logged models, model versions",
+            tag: "tracking", success: (200, "RunView")),
+        .init(
+            method: "get", path: "/runs/{run}/metrics", summary: "Every point logged for one of the run's metrics", tag: "tracking",
+            success: (200, "MetricHistory"),
+            query: [QueryParameter(name: "key", description: "The metric's name", kind: .string)]),
+        .init(
+            method: "get", path: "/runs/{run}/artifacts", summary: "The files and folders directly inside one of the run's artifact folders",
+            tag: "tracking", success: (200, "ArtifactListing"),
+            query: [QueryParameter(name: "path", description: "The folder, relative to the run's artifact root (default: the root)", kind: .string)]),
+        .init(
+            method: "get", path: "/runs/{run}/artifacts/content", summary: "One artifact file's bytes", tag: "tracking", success: (200, nil),
+            query: [QueryParameter(name: "path", description: "The file, relative to the run's artifact root", kind: .string)],
+            binaryResponse: true),
+        .init(
+            method: "get", path: "/models", summary: "Registered models the caller may see, across namespaces", tag: "tracking",
+            success: (200, "ModelList"),
+            query: [QueryParameter(name: "search", description: "Text in the name or description", kind: .string)]),
+        .init(
+            method: "get", path: "/models/{model}", summary: "A registered model with its versions", tag: "tracking",
+            success: (200, "ModelView")),
+        .init(
+            method: "get", path: "/models/{model}/versions/{version}",
+            summary: "A model version with its lineage: the run it came from and the dataset versions that run used", tag: "tracking",
+            success: (200, "ModelVersionView")),
+        .init(
             method: "post", path: "/admin/gc", summary: "Delete blobs no live version references (administrators)", tag: "data",
             request: "GarbageCollectionRequest", success: (200, "GarbageCollectionReport"), optionalBody: true),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", success: (200, nil), authenticated: false),
@@ -332,6 +381,9 @@ enum OpenAPIDocument {
         object(["items": ["type": "array", "items": ["$ref": "#/components/schemas/\(item)"]]], required: ["items"])
     }
     private static var string: [String: Any] { ["type": "string"] }
+    private static var stringMap: [String: Any] { ["type": "object", "additionalProperties": ["type": "string"]] }
+    /// A metric value: a number, or "NaN", "Infinity", "-Infinity".
+    private static var metricValue: [String: Any] { ["oneOf": [["type": "number"], ["type": "string", "enum": ["NaN", "Infinity", "-Infinity"]]]] }
     private static var name: [String: Any] { ["type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"] }
     private static var time: [String: Any] { ["type": "string", "format": "date-time"] }
     private static var uuid: [String: Any] { ["type": "string", "format": "uuid"] }
@@ -437,6 +489,92 @@ enum OpenAPIDocument {
                 ["namespace": name, "project": name, "dataset": ["$ref": "#/components/schemas/Dataset"]],
                 required: ["namespace", "project", "dataset"]),
             "DatasetListingList": list("DatasetListing"),
+            "ExperimentSummary": object(
+                [
+                    "id": string, "name": string, "namespace": string, "project": string,
+                    "lifecycle_stage": ["type": "string", "enum": ["active", "deleted"]], "creation_time": ["type": "integer"],
+                    "last_update_time": ["type": "integer"], "tags": stringMap,
+                ], required: ["id", "name", "namespace", "project", "lifecycle_stage", "creation_time", "last_update_time", "tags"]),
+            "ExperimentList": list("ExperimentSummary"),
+            "RunSummary": object(
+                [
+                    "id": string, "name": string, "experiment_id": string, "status": string, "lifecycle_stage": string, "user": string,
+                    "start_time": ["type": "integer"], "end_time": nullable("integer"), "parent_run_id": nullable("string"),
+                    "params": stringMap, "tags": stringMap,
+                    "metrics": [
+                        "type": "array",
+                        "items": object(
+                            ["key": string, "value": metricValue, "step": ["type": "integer"], "timestamp": ["type": "integer"]],
+                            required: ["key", "value", "step", "timestamp"]),
+                    ],
+                ], required: ["id", "name", "experiment_id", "status", "lifecycle_stage", "user", "start_time", "params", "metrics", "tags"]),
+            "RunList": object(
+                ["items": ["type": "array", "items": ["$ref": "#/components/schemas/RunSummary"]], "next_page_token": nullable("string")],
+                required: ["items"]),
+            "RunInput": object(
+                [
+                    "name": string, "digest": string, "source_type": string, "source": string, "context": nullable("string"),
+                    "dataset": ["type": ["object", "null"], "description": "The Slipway dataset version: namespace, project, dataset, version"],
+                ], required: ["name", "digest", "source_type", "source"]),
+            "RunView": object(
+                [
+                    "run": ["$ref": "#/components/schemas/RunSummary"], "experiment": ["$ref": "#/components/schemas/ExperimentSummary"],
+                    "inputs": ["type": "array", "items": ["$ref": "#/components/schemas/RunInput"]],
+                    "code": object(
+                        [
+                            "source_name": nullable("string"), "git_commit": nullable("string"), "git_repository": nullable("string"),
+                            "snapshot_digest": nullable("string"),
+                        ], required: []),
+                    "child_run_ids": ["type": "array", "items": string],
+                    "logged_models": ["type": "array", "items": ["type": "object"]],
+                    "model_versions": ["type": "array", "items": ["type": "object"]], "job": nullable("string"),
+                ], required: ["run", "experiment", "inputs", "code", "child_run_ids", "logged_models", "model_versions"]),
+            "MetricHistory": object(
+                [
+                    "key": string,
+                    "points": [
+                        "type": "array",
+                        "items": object(
+                            ["step": ["type": "integer"], "timestamp": ["type": "integer"], "value": metricValue],
+                            required: ["step", "timestamp", "value"]),
+                    ],
+                ], required: ["key", "points"]),
+            "ArtifactListing": object(
+                [
+                    "path": string,
+                    "files": [
+                        "type": "array",
+                        "items": object(
+                            ["path": string, "name": string, "is_dir": bool, "size": nullable("integer")], required: ["path", "name", "is_dir"]),
+                    ],
+                ], required: ["path", "files"]),
+            "ModelSummary": object(
+                [
+                    "name": string, "namespace": string, "project": string, "description": string, "latest_version": nullable("integer"),
+                    "aliases": ["type": "object", "additionalProperties": ["type": "integer"]], "tags": stringMap,
+                    "creation_time": ["type": "integer"], "last_updated_time": ["type": "integer"],
+                ], required: ["name", "namespace", "project", "description", "aliases", "tags", "creation_time", "last_updated_time"]),
+            "ModelList": list("ModelSummary"),
+            "ModelVersionView": object(
+                [
+                    "name": string, "version": ["type": "integer"],
+                    "stage": ["type": "string", "enum": ["None", "Staging", "Production", "Archived"]], "approved": bool,
+                    "description": string, "user": string, "source": string, "storage_location": string,
+                    "aliases": ["type": "array", "items": string], "tags": stringMap, "creation_time": ["type": "integer"],
+                    "last_updated_time": ["type": "integer"], "run_id": nullable("string"), "logged_model_id": nullable("string"),
+                    "run": ["oneOf": [["$ref": "#/components/schemas/RunSummary"], ["type": "null"]]],
+                    "experiment": ["oneOf": [["$ref": "#/components/schemas/ExperimentSummary"], ["type": "null"]]],
+                    "inputs": ["type": "array", "items": ["$ref": "#/components/schemas/RunInput"]],
+                ],
+                required: [
+                    "name", "version", "stage", "approved", "description", "user", "source", "storage_location", "aliases", "tags",
+                    "creation_time", "last_updated_time", "inputs",
+                ]),
+            "ModelView": object(
+                [
+                    "model": ["$ref": "#/components/schemas/ModelSummary"],
+                    "versions": ["type": "array", "items": ["$ref": "#/components/schemas/ModelVersionView"]],
+                ], required: ["model", "versions"]),
             "DatasetLineage": object(
                 [
                     "source": string, "runs": ["type": "array", "items": ["type": "object"]],

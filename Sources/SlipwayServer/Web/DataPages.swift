@@ -10,6 +10,8 @@ struct DataPages: Sendable {
     let pages: PageRenderer
     let store: MetadataStore
     let datasets: DatasetController
+    /// The project page also lists the project's experiments and models.
+    let tracking: TrackingCatalog
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.get("datasets", use: searchPage)
@@ -43,11 +45,23 @@ struct DataPages: Sendable {
                 namespace: namespace, project: project.name.value, name: $0.name.value, task: $0.taskType.rawValue,
                 visibility: $0.visibility.rawValue, latest: $0.latestVersion.map { "v\($0)" } ?? "—", description: $0.description)
         }
+        var names = TrackingCatalog.PlaceNames()
+        var experiments: [ExperimentSummary] = []
+        for experiment in try await store.tracking.experiments(inNamespaces: [project.namespaceID])
+        where experiment.projectID == project.id && experiment.lifecycleStage == .active {
+            experiments.append(try await tracking.summary(experiment, names: &names))
+        }
+        let models = try await tracking.models(caller: access.caller, in: project).map {
+            ProjectPage.Model(
+                name: $0.name, href: "/models/\(TrackingPages.segment($0.name))", latest: $0.latestVersion.map { "v\($0)" } ?? "—",
+                description: $0.description)
+        }
         return pages.render(
             "project",
             ProjectPage(
                 layout: .make(context.caller, section: "/namespaces"), namespace: namespace,
-                project: .init(name: project.name.value, description: project.description), datasets: rows))
+                project: .init(name: project.name.value, description: project.description), datasets: rows, experiments: experiments,
+                models: models))
     }
 
     @Sendable func datasetPage(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -177,8 +191,16 @@ struct ProjectPage: Sendable {
     }
     var layout: LayoutView
     var namespace: String
+    struct Model: Sendable {
+        var name: String
+        var href: String
+        var latest: String
+        var description: String
+    }
     var project: ProjectView
     var datasets: [Row]
+    var experiments: [ExperimentSummary]
+    var models: [Model]
 }
 
 struct DatasetSearchPage: Sendable {

@@ -27,7 +27,9 @@ struct LayoutView: Sendable {
 
     /// The layout for `caller` on the page under `section` (matched against each item's path).
     static func make(_ caller: Caller?, section: String, flash: Flash? = nil) -> LayoutView {
-        var items = [("Namespaces", "/namespaces"), ("Datasets", "/datasets"), ("Tokens", "/tokens")]
+        var items = [
+            ("Namespaces", "/namespaces"), ("Datasets", "/datasets"), ("Experiments", "/experiments"), ("Models", "/models"), ("Tokens", "/tokens"),
+        ]
         if caller?.user.isAdmin == true { items.append(("Audit", "/audit")) }
         var csrf = ""
         if case .session(let session) = caller?.credential { csrf = session.csrfToken }
