@@ -88,6 +88,8 @@ let package = Package(
                 "SlipwayTracking",
                 "SlipwayStore",
                 "SlipwayBlobs",
+                "SlipwayAgent",
+                "SlipwayClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -114,6 +116,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The agent that runs on every compute node: heartbeats, runs jobs, streams their logs, enforces limits.
+        .target(
+            name: "SlipwayAgent",
+            dependencies: [
+                "SlipwayDomain",
+                "SlipwayClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The `slipway` executable: serve, and client commands.
         .executableTarget(
             name: "SlipwayCLI",
@@ -122,6 +135,7 @@ let package = Package(
                 "SlipwayServer",
                 "SlipwayData",
                 "SlipwayClient",
+                "SlipwayAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,6 +153,7 @@ let package = Package(
                 "SlipwayBlobs",
                 "SlipwayServer",
                 "SlipwayClient",
+                "SlipwayAgent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),

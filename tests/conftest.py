@@ -60,6 +60,7 @@ class SlipwayServer:
         self.process = None
         self._log = None
         self.starts = 0
+        self.env = {}  # extra environment for `slipway serve`
 
     @property
     def log_path(self) -> Path:
@@ -73,6 +74,7 @@ class SlipwayServer:
         env.pop("SLIPWAY_DATABASE_URL", None)
         if self.database_url:
             env["SLIPWAY_DATABASE_URL"] = self.database_url
+        env.update(self.env)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir)],

@@ -81,7 +81,7 @@ public struct SlipwayAPIClient: Sendable {
         }
     }
 
-    private func executeRaw(_ request: HTTPClientRequest) async throws -> Data {
+    func executeRaw(_ request: HTTPClientRequest) async throws -> Data {
         let response: HTTPClientResponse
         let buffer: ByteBuffer
         do {

@@ -13,13 +13,14 @@ public struct MetadataStore: Sendable {
     public var loggedModels: any LoggedModelRepository
     public var registry: any RegistryRepository
     public var blobReferences: any BlobReferenceRepository
+    public var compute: any ComputeRepository
 
     public init(
         users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
         namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog,
         datasets: any DatasetRepository, drafts: any DraftRepository, tracking: any TrackingRepository,
         artifacts: any ArtifactRepository, loggedModels: any LoggedModelRepository,
-        registry: any RegistryRepository, blobReferences: any BlobReferenceRepository
+        registry: any RegistryRepository, blobReferences: any BlobReferenceRepository, compute: any ComputeRepository
     ) {
         self.users = users
         self.tokens = tokens
@@ -34,6 +35,7 @@ public struct MetadataStore: Sendable {
         self.loggedModels = loggedModels
         self.registry = registry
         self.blobReferences = blobReferences
+        self.compute = compute
     }
 
     /// The SQL implementation of every repository over `database`.
@@ -45,6 +47,6 @@ public struct MetadataStore: Sendable {
             datasets: SQLDatasetRepository(database: database), drafts: SQLDraftRepository(database: database),
             tracking: SQLTrackingRepository(database: database), artifacts: SQLArtifactRepository(database: database),
             loggedModels: SQLLoggedModelRepository(database: database), registry: SQLRegistryRepository(database: database),
-            blobReferences: SQLBlobReferenceRepository(database: database))
+            blobReferences: SQLBlobReferenceRepository(database: database), compute: SQLComputeRepository(database: database))
     }
 }

@@ -16,7 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
             Set SLIPWAY_DATABASE_URL=postgres://… to use PostgreSQL (the cluster shape).
             Environment: SLIPWAY_HOST, SLIPWAY_PORT, SLIPWAY_DATA_DIR, SLIPWAY_DATABASE_URL, SLIPWAY_ADMIN_PASSWORD,
             SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL, SLIPWAY_ARCHIVE_MAX_BYTES,
-            SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO.
+            SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO, SLIPWAY_EMBEDDED_AGENT, SLIPWAY_NODE_LOST_AFTER,
+            SLIPWAY_HEARTBEAT_SECONDS.
             """
     )
 
@@ -28,6 +29,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Folder for the database and blobs (env SLIPWAY_DATA_DIR, default ./slipway-data).")
     var dataDir: String?
+
+    @Flag(name: .customLong("no-agent"), help: "Do not run jobs on this machine (env SLIPWAY_EMBEDDED_AGENT=false).")
+    var noAgent = false
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -42,6 +46,17 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.dataDirectory = URL(fileURLWithPath: dataDir ?? env("SLIPWAY_DATA_DIR") ?? "slipway-data").standardizedFileURL
         configuration.databaseURL = env("SLIPWAY_DATABASE_URL")
         configuration.adminPassword = env("SLIPWAY_ADMIN_PASSWORD")
+        configuration.embeddedAgent = !noAgent && !["0", "false", "no"].contains(env("SLIPWAY_EMBEDDED_AGENT")?.lowercased() ?? "")
+        if let text = env("SLIPWAY_NODE_LOST_AFTER") {
+            guard let value = Double(text), value >= 1 else {
+                throw ValidationError("SLIPWAY_NODE_LOST_AFTER must be a number of seconds, 1 or more")
+            }
+            configuration.nodeLostAfterSeconds = value
+        }
+        if let text = env("SLIPWAY_HEARTBEAT_SECONDS") {
+            guard let value = Double(text), value > 0, value <= 60 else { throw ValidationError("SLIPWAY_HEARTBEAT_SECONDS must be from 0 to 60") }
+            configuration.heartbeatSeconds = value
+        }
         configuration.secureCookies = ["1", "true", "yes"].contains(env("SLIPWAY_SECURE_COOKIES")?.lowercased() ?? "")
         if let cost = env("SLIPWAY_BCRYPT_COST") {
             guard let value = Int(cost), (4...31).contains(value) else { throw ValidationError("SLIPWAY_BCRYPT_COST must be from 4 to 31") }

@@ -23,11 +23,18 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
             """)
     }
     let router = try await buildRouter(platform)
+    let listening = ListeningPort()
+    var services: [any Service] = [
+        DatabaseService(database: platform.database, logger: logger),
+        SchedulingService(store: platform.store, logger: logger, now: platform.now, lostAfter: configuration.nodeLostAfterSeconds),
+    ]
+    if configuration.embeddedAgent { services.append(EmbeddedAgentService(platform: platform, port: listening, logger: logger)) }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "slipway"),
-        services: [DatabaseService(database: platform.database, logger: logger)],
+        services: services,
         onServerRunning: { channel in
+            await listening.set(channel.localAddress?.port ?? configuration.port)
             logger.info("Slipway is listening on http://\(configuration.host):\(channel.localAddress?.port ?? configuration.port)")
         },
         logger: logger
@@ -77,6 +84,13 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     DraftController(datasets: datasets).register(on: api)
     GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
         .register(on: api)
+    JobController(store: store, access: access, now: platform.now).register(on: api)
+    NodeController(store: store, access: access).register(on: api)
+    // Agents authenticate with their own tokens, so their routes sit beside the user API, not inside it.
+    AgentController(store: store, now: platform.now, heartbeatSeconds: platform.configuration.heartbeatSeconds).register(
+        on: router.group("api/v1/agents")
+            .add(middleware: APIErrorMiddleware())
+            .add(middleware: BodyLimitMiddleware(maxBytes: max(platform.configuration.maxBodyBytes, AgentController.maxLogChunk))))
     let catalog = TrackingCatalog(store: store)
     let tracking = TrackingController(catalog: catalog, access: access, blobs: platform.blobs)
     tracking.register(on: api)

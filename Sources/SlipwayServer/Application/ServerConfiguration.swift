@@ -26,6 +26,12 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// What an uploaded archive may unpack to.
     public var archiveLimits = ArchiveLimits()
+    /// Seconds between an agent's heartbeats.
+    public var heartbeatSeconds: Double = 2
+    /// A node silent this many seconds is lost, and its jobs are re-queued.
+    public var nodeLostAfterSeconds: Double = 15
+    /// Whether `slipway serve` runs an agent in-process, making this machine a node.
+    public var embeddedAgent = true
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL = URL(fileURLWithPath: "slipway-data"),

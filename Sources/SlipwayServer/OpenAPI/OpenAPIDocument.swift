@@ -293,6 +293,62 @@ enum OpenAPIDocument {
             summary: "A model version with its lineage: the run it came from and the dataset versions that run used", tag: "tracking",
             success: (200, "ModelVersionView")),
         .init(
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/jobs",
+            summary: "Submit a job: a command with resources, an optional cached Python environment, a priority and a maximum runtime (developer)",
+            tag: "compute", request: "JobSpec", success: (201, "Job")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/jobs", summary: "The project's jobs, newest first", tag: "compute",
+            success: (200, "JobList")),
+        .init(
+            method: "get", path: "/jobs", summary: "Jobs in the caller's namespaces, newest first", tag: "compute", success: (200, "JobList"),
+            query: [
+                QueryParameter(
+                    name: "state", description: "Only jobs in this state",
+                    kind: .enumeration(["queued", "scheduled", "preparing", "running", "succeeded", "failed", "cancelled", "lost"]))
+            ]),
+        .init(method: "get", path: "/jobs/{job}", summary: "A job with its state history", tag: "compute", success: (200, "JobDetail")),
+        .init(
+            method: "get", path: "/jobs/{job}/logs", summary: "The job's log as text; follow=true streams it until the job ends",
+            tag: "compute", success: (200, nil),
+            query: [
+                QueryParameter(name: "offset", description: "Start at this character of the log", minimum: 0, maximum: nil),
+                QueryParameter(name: "follow", description: "Keep streaming while the job runs", kind: .enumeration(["true", "false"])),
+            ], binaryResponse: true),
+        .init(
+            method: "post", path: "/jobs/{job}/cancel", summary: "Cancel a job; a running one is stopped with its whole process tree (developer)",
+            tag: "compute", success: (200, "Job")),
+        .init(method: "get", path: "/nodes", summary: "Nodes with capacity, usage and state", tag: "compute", success: (200, "NodeList")),
+        .init(
+            method: "post", path: "/nodes/{node}/cordon", summary: "Place no new jobs on the node (administrators)", tag: "compute",
+            success: (200, "Node")),
+        .init(
+            method: "post", path: "/nodes/{node}/drain", summary: "Cordon the node and re-queue its jobs (administrators)", tag: "compute",
+            success: (200, "Node")),
+        .init(
+            method: "post", path: "/nodes/{node}/uncordon", summary: "Let the node take jobs again (administrators)", tag: "compute",
+            success: (200, "Node")),
+        .init(
+            method: "get", path: "/admin/join-tokens", summary: "Join tokens for agents (administrators)", tag: "compute",
+            success: (200, "JoinTokenList")),
+        .init(
+            method: "post", path: "/admin/join-tokens", summary: "Create a join token; its secret is shown once (administrators)",
+            tag: "compute", request: "CreateJoinTokenRequest", success: (201, "IssuedJoinToken")),
+        .init(
+            method: "delete", path: "/admin/join-tokens/{id}", summary: "Revoke a join token (administrators)", tag: "compute",
+            success: (204, nil)),
+        .init(
+            method: "post", path: "/agents/register", summary: "An agent registers its node with a join token and gets an agent token",
+            tag: "agents", request: "AgentRegistration", success: (200, "AgentCredentials"), authenticated: false),
+        .init(
+            method: "post", path: "/agents/heartbeat", summary: "An agent reports its usage and running jobs; the answer says what to start and stop",
+            tag: "agents", request: "AgentHeartbeat", success: (200, "AgentInstructions")),
+        .init(
+            method: "post", path: "/agents/jobs/{job}/state", summary: "An agent reports a job's progress (409 stale_report for an old attempt)",
+            tag: "agents", request: "JobStateReport", success: (200, "Job")),
+        .init(
+            method: "post", path: "/agents/jobs/{job}/logs", summary: "An agent appends text to a job's log", tag: "agents", success: (204, nil),
+            rawBody: true),
+        .init(
             method: "post", path: "/admin/gc", summary: "Delete blobs no live version references (administrators)", tag: "data",
             request: "GarbageCollectionRequest", success: (200, "GarbageCollectionReport"), optionalBody: true),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", success: (200, nil), authenticated: false),
@@ -575,6 +631,65 @@ enum OpenAPIDocument {
                     "model": ["$ref": "#/components/schemas/ModelSummary"],
                     "versions": ["type": "array", "items": ["$ref": "#/components/schemas/ModelVersionView"]],
                 ], required: ["model", "versions"]),
+            "Resources": object(
+                [
+                    "cpu": ["type": "number", "exclusiveMinimum": 0], "memory_bytes": ["type": "integer", "minimum": 1],
+                    "gpu": ["type": "integer", "minimum": 0],
+                ],
+                required: ["cpu", "memory_bytes", "gpu"]),
+            "JobSpec": object(
+                [
+                    "name": name, "command": string, "resources": ["$ref": "#/components/schemas/Resources"],
+                    "environment": object(["python": string, "requirements": ["type": "array", "items": string]], required: []),
+                    "priority": ["type": "integer"], "max_runtime_seconds": ["type": "integer", "minimum": 1],
+                    "env": ["type": "object", "additionalProperties": string],
+                ], required: ["name", "command", "resources"]),
+            "Job": object(
+                [
+                    "id": uuid, "namespace": name, "project": name, "spec": ["$ref": "#/components/schemas/JobSpec"],
+                    "state": [
+                        "type": "string", "enum": ["queued", "scheduled", "preparing", "running", "succeeded", "failed", "cancelled", "lost"],
+                    ],
+                    "reason": string, "attempts": ["type": "integer"], "max_attempts": ["type": "integer"], "node": nullable("string"),
+                    "gpu_devices": ["type": "array", "items": ["type": "integer"]], "exit_code": nullable("integer"), "created_by": string,
+                    "created_at": time,
+                ],
+                required: [
+                    "id", "namespace", "project", "spec", "state", "reason", "attempts", "max_attempts", "gpu_devices", "created_by", "created_at",
+                ]),
+            "JobList": list("Job"),
+            "JobDetail": object(
+                ["job": ["$ref": "#/components/schemas/Job"], "events": ["type": "array", "items": ["type": "object"]]], required: ["job", "events"]),
+            "Node": object(
+                [
+                    "id": uuid, "name": string, "capacity": ["$ref": "#/components/schemas/Resources"],
+                    "gpus": ["type": "array", "items": ["type": "object"]], "labels": ["type": "object", "additionalProperties": string],
+                    "state": ["type": "string", "enum": ["ready", "cordoned", "draining", "lost"]],
+                    "usage": ["$ref": "#/components/schemas/Resources"],
+                    "registered_at": time, "last_heartbeat_at": time,
+                ], required: ["id", "name", "capacity", "gpus", "labels", "state", "usage", "registered_at", "last_heartbeat_at"]),
+            "NodeList": list("Node"),
+            "JoinToken": object(
+                ["id": uuid, "name": string, "created_by": string, "created_at": time, "revoked_at": nullable("string", format: "date-time")],
+                required: ["id", "name", "created_by", "created_at"]),
+            "JoinTokenList": list("JoinToken"),
+            "CreateJoinTokenRequest": object(["name": name], required: ["name"]),
+            "IssuedJoinToken": object(["token": ["$ref": "#/components/schemas/JoinToken"], "secret": string], required: ["token", "secret"]),
+            "AgentRegistration": object(
+                [
+                    "join_token": string, "name": string, "capacity": ["$ref": "#/components/schemas/Resources"],
+                    "gpus": ["type": "array", "items": ["type": "object"]], "labels": ["type": "object", "additionalProperties": string],
+                ], required: ["join_token", "name", "capacity", "gpus", "labels"]),
+            "AgentCredentials": object(
+                ["node_id": uuid, "agent_token": string, "heartbeat_seconds": ["type": "number"]],
+                required: ["node_id", "agent_token", "heartbeat_seconds"]),
+            "AgentHeartbeat": object(
+                ["usage": ["$ref": "#/components/schemas/Resources"], "running": ["type": "array", "items": ["type": "object"]]],
+                required: ["usage", "running"]),
+            "AgentInstructions": object(
+                ["start": ["type": "array", "items": ["type": "object"]], "stop": ["type": "array", "items": uuid]], required: ["start", "stop"]),
+            "JobStateReport": object(
+                ["attempt": ["type": "integer"], "state": string, "reason": string, "exit_code": ["type": "integer"]], required: ["attempt", "state"]),
             "DatasetLineage": object(
                 [
                     "source": string, "runs": ["type": "array", "items": ["type": "object"]],

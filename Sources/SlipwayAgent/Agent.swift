@@ -1,0 +1,265 @@
+import Foundation
+import Logging
+import SlipwayClient
+import SlipwayDomain
+
+/// A node's agent: heartbeats to the server with what it runs and uses, starts the jobs it is handed, streams
+/// their logs, enforces their memory limit and maximum runtime, and stops what the server says to stop
+/// (cancelled work, or work re-queued elsewhere while this node was out of touch).
+public actor Agent {
+    let client: SlipwayAPIClient
+    let workDirectory: URL
+    let heartbeat: Duration
+    let logger: Logger
+    let environments: PythonEnvironments
+    private var running: [UUID: RunningJob] = [:]
+
+    struct RunningJob {
+        var attempt: Int
+        var task: Task<Void, Never>
+        var process: JobProcess?
+        var stopRequested = false
+    }
+
+    /// - Parameters:
+    ///   - client: the server, authenticated with this node's agent token.
+    ///   - workDirectory: where job folders and cached Python environments live.
+    public init(client: SlipwayAPIClient, workDirectory: URL, heartbeatSeconds: Double, logger: Logger) {
+        self.client = client
+        self.workDirectory = workDirectory
+        self.heartbeat = .milliseconds(Int64(heartbeatSeconds * 1000))
+        self.logger = logger
+        self.environments = PythonEnvironments(root: workDirectory.appendingPathComponent("envs"))
+    }
+
+    /// Registers with a join token. - Returns: the credentials to heartbeat with.
+    public static func register(
+        server: String, joinToken: String, name: String, labels: [String: String], capacity: ComputeResources? = nil
+    ) async throws -> AgentCredentials {
+        let probe = NodeProbe.capacity()
+        let client = SlipwayAPIClient(baseURL: server, token: nil)
+        return try await client.send(
+            .POST, "/agents/register",
+            body: AgentRegistration(joinToken: joinToken, name: name, capacity: capacity ?? probe.resources, gpus: probe.gpus, labels: labels))
+    }
+
+    /// Heartbeats until cancelled; the running jobs are stopped on the way out.
+    public func run() async {
+        while !Task.isCancelled {
+            await beat()
+            try? await Task.sleep(for: heartbeat)
+        }
+        for job in running.values { await job.process?.stop(grace: .seconds(1)) }
+    }
+
+    /// One heartbeat: report, then start and stop what the server says.
+    func beat() async {
+        let attempts = running.map { AgentHeartbeat.RunningAttempt(jobId: $0.key, attempt: $0.value.attempt) }
+        let usage = running.values.compactMap(\.process).reduce(ComputeResources.zero) { total, process in
+            var total = total
+            total.memoryBytes += JobProcess.residentBytes(ofGroup: process.group)
+            return total
+        }
+        let instructions: AgentInstructions
+        do {
+            instructions = try await client.send(.POST, "/agents/heartbeat", body: AgentHeartbeat(usage: usage, running: attempts))
+        } catch {
+            logger.warning("heartbeat failed: \(error)")
+            return
+        }
+        for id in instructions.stop { await stop(id) }
+        for assignment in instructions.start where running[assignment.jobId] == nil {
+            let task = Task { await self.execute(assignment) }
+            running[assignment.jobId] = RunningJob(attempt: assignment.attempt, task: task)
+        }
+    }
+
+    private func stop(_ id: UUID) async {
+        guard var job = running[id] else { return }
+        job.stopRequested = true
+        running[id] = job
+        logger.info("stopping job \(id): the server no longer wants it here")
+        await job.process?.stop()
+    }
+
+    private func attach(_ process: JobProcess, to id: UUID) -> Bool {
+        guard var job = running[id] else { return false }
+        job.process = process
+        running[id] = job
+        return !job.stopRequested
+    }
+
+    private func finished(_ id: UUID) { running[id] = nil }
+
+    private func wasStopped(_ id: UUID) -> Bool { running[id]?.stopRequested ?? true }
+
+    /// Runs one job: environment, process, logs, limits, and the final report.
+    func execute(_ assignment: JobAssignment) async {
+        let id = assignment.jobId
+        let folder = workDirectory.appendingPathComponent("jobs/\(id.uuidString.lowercased())-\(assignment.attempt)")
+        let work = folder.appendingPathComponent("work")
+        let output = folder.appendingPathComponent("output")
+        let log = folder.appendingPathComponent("job.log")
+        defer { finished(id) }
+        do {
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+        } catch {
+            await report(assignment, .failed, "the agent could not make the job's folder: \(error)")
+            return
+        }
+        let streamer = Task { await self.stream(log, job: id) }
+        defer { streamer.cancel() }
+
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLIPWAY_") && !$0.key.hasPrefix("MLFLOW_") }
+        environment.merge(assignment.spec.env ?? [:]) { $1 }
+        environment["SLIPWAY_JOB_ID"] = id.uuidString.lowercased()
+        environment["SLIPWAY_JOB_ATTEMPT"] = String(assignment.attempt)
+        environment["SLIPWAY_OUTPUT_DIR"] = output.path
+        environment["SLIPWAY_NAMESPACE"] = assignment.namespace
+        environment["SLIPWAY_PROJECT"] = assignment.project
+        environment["CUDA_VISIBLE_DEVICES"] = assignment.gpuDevices.map(String.init).joined(separator: ",")
+
+        if let python = assignment.spec.environment {
+            await report(assignment, .preparing, "building the Python environment")
+            do {
+                let (venv, cached) = try await environments.prepare(python, log: log)
+                append(
+                    "[slipway] Python environment \(PythonEnvironments.key(python).prefix(12)) \(cached ? "reused from the cache" : "built")\n",
+                    to: log)
+                environment["VIRTUAL_ENV"] = venv.path
+                environment["PATH"] = venv.appendingPathComponent("bin").path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+            } catch {
+                await flush(log, job: id)
+                await report(assignment, .failed, "\(error)")
+                return
+            }
+        }
+        if wasStopped(id) { return }
+
+        let process: JobProcess
+        do {
+            process = try JobProcess(command: assignment.spec.command, directory: work, environment: environment, log: log)
+        } catch {
+            await report(assignment, .failed, "the command could not be started: \(error)")
+            return
+        }
+        let runner = Task { try await process.run() }
+        // Wait until the process has a pid, then make it stoppable.
+        while process.pid == 0 && !runner.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+        guard attach(process, to: id) else {
+            await process.stop()
+            _ = try? await runner.value
+            return
+        }
+        await report(assignment, .running, "running on this node")
+
+        // Limits: memory (the whole process group's resident memory) and maximum runtime.
+        let limit = assignment.spec.resources.memoryBytes
+        let deadline = assignment.spec.maxRuntimeSeconds.map { ContinuousClock.now + .seconds($0) }
+        let watchdog = Task { () -> String? in
+            while !Task.isCancelled {
+                let resident = JobProcess.residentBytes(ofGroup: process.group)
+                if resident > limit {
+                    await process.stop(grace: .milliseconds(500))
+                    return "exceeded its memory limit of \(limit >> 20) MiB (used \(resident >> 20) MiB)"
+                }
+                if let deadline, ContinuousClock.now >= deadline {
+                    await process.stop()
+                    return "exceeded its maximum runtime of \(assignment.spec.maxRuntimeSeconds ?? 0) s"
+                }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            return nil
+        }
+        let ending: JobProcess.Ending
+        do {
+            ending = try await runner.value
+        } catch {
+            watchdog.cancel()
+            await report(assignment, .failed, "the command could not be started: \(error)")
+            return
+        }
+        watchdog.cancel()
+        let limitHit = await watchdog.value
+        // Anything the command left in its group goes too.
+        if process.group > 0, JobProcess.groupMembers(process.group) > 0 { await process.stop(grace: .milliseconds(500)) }
+        await flush(log, job: id)
+        if wasStopped(id) { return }  // cancelled or re-queued: the server already knows
+        switch (ending, limitHit) {
+        case (_, let reason?):
+            await report(assignment, .failed, reason)
+        case (.exited(0), nil):
+            await report(assignment, .succeeded, "exited with code 0", exitCode: 0)
+        case (.exited(let code), nil):
+            await report(assignment, .failed, "exited with code \(code)", exitCode: Int(code))
+        case (.signalled(let signal), nil):
+            await report(assignment, .failed, "killed by signal \(signal)")
+        }
+    }
+
+    private func report(_ assignment: JobAssignment, _ state: JobState, _ reason: String, exitCode: Int? = nil) async {
+        do {
+            try await client.sendIgnoringResponse(
+                .POST, "/agents/jobs/\(assignment.jobId.uuidString)/state",
+                body: JobStateReport(attempt: assignment.attempt, state: state, reason: reason, exitCode: exitCode))
+        } catch {
+            logger.warning("reporting job \(assignment.jobId) as \(state.rawValue) failed: \(error)")
+        }
+    }
+
+    // MARK: - Logs
+
+    private var sent: [UUID: UInt64] = [:]
+
+    /// Sends what the job's log file gained, every 300 ms, until cancelled.
+    private func stream(_ log: URL, job: UUID) async {
+        while !Task.isCancelled {
+            await flush(log, job: job)
+            try? await Task.sleep(for: .milliseconds(300))
+        }
+    }
+
+    /// Sends the log file's new bytes (whole UTF-8 characters only).
+    private func flush(_ log: URL, job: UUID) async {
+        guard let handle = try? FileHandle(forReadingFrom: log) else { return }
+        defer { try? handle.close() }
+        let offset = sent[job] ?? 0
+        try? handle.seek(toOffset: offset)
+        guard var data = try? handle.read(upToCount: 512 << 10), !data.isEmpty else { return }
+        // Hold back an incomplete UTF-8 sequence at the end for the next round.
+        data = data.prefix(Self.completeUTF8Length(data))
+        guard !data.isEmpty else { return }
+        do {
+            try await client.postText("/agents/jobs/\(job.uuidString)/logs", String(decoding: data, as: UTF8.self))
+            sent[job] = offset + UInt64(data.count)
+        } catch {
+            logger.debug("sending logs of job \(job) failed: \(error)")
+        }
+    }
+
+    /// The length of `data` without a trailing, incomplete UTF-8 sequence.
+    static func completeUTF8Length(_ data: Data) -> Int {
+        var index = data.count - 1
+        var continuations = 0
+        while index >= 0, continuations < 4 {
+            let byte = data[data.startIndex + index]
+            if byte & 0xC0 == 0x80 {
+                continuations += 1
+                index -= 1
+                continue
+            }
+            let needed = byte < 0x80 ? 0 : byte >= 0xF0 ? 3 : byte >= 0xE0 ? 2 : byte >= 0xC0 ? 1 : 0
+            return continuations >= needed ? data.count : index
+        }
+        return data.count
+    }
+
+    private nonisolated func append(_ text: String, to log: URL) {
+        guard let handle = try? FileHandle(forWritingTo: log) else { return }
+        handle.seekToEndOfFile()
+        handle.write(Data(text.utf8))
+        try? handle.close()
+    }
+}

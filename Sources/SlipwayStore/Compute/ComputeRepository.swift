@@ -1,0 +1,549 @@
+import Foundation
+import SQLKit
+import SlipwayDomain
+
+/// Nodes, jobs, their state history and logs, join tokens, and the scheduler's leader lease.
+///
+/// Every state change of a job is a guarded update (`WHERE state = …`, the node and attempt that hold it),
+/// written with its event in one transaction, so a stale agent or a racing server changes nothing.
+public protocol ComputeRepository: Sendable {
+    // Join tokens
+    func createJoinToken(name: String, secretHash: String, by actor: AuditActor) async throws -> JoinToken
+    func joinTokens() async throws -> [JoinToken]
+    func revokeJoinToken(id: UUID, by actor: AuditActor) async throws
+    /// The live join token with this secret hash.
+    func joinToken(secretHash: String) async throws -> JoinToken?
+
+    // Nodes
+    /// Registers a node, or re-registers one of the same name (an agent restarted): its placed jobs are
+    /// re-queued, since the old agent process no longer runs them.
+    func register(_ node: ComputeNode, agentTokenHash: String, at now: Date) async throws -> ComputeNode
+    func node(agentTokenHash: String) async throws -> ComputeNode?
+    func node(named name: String) async throws -> ComputeNode?
+    func nodes() async throws -> [ComputeNode]
+    /// Records a heartbeat; a node marked lost comes back as ready (its old work was re-queued).
+    func heartbeat(nodeID: UUID, usage: ComputeResources, at now: Date) async throws
+    func setState(ofNode name: String, _ state: NodeState, by actor: AuditActor) async throws -> ComputeNode
+    /// Marks nodes silent since `cutoff` lost and re-queues their jobs (or fails them when out of attempts).
+    /// - Returns: the names of the nodes marked lost.
+    func markLostNodes(silentSince cutoff: Date, at now: Date) async throws -> [String]
+
+    // Jobs
+    func createJob(_ job: Job, namespaceID: UUID, projectID: UUID, by actor: AuditActor) async throws
+    func job(id: UUID) async throws -> Job?
+    func jobs(namespaceIDs: [UUID]?, projectID: UUID?, states: [JobState]?, limit: Int) async throws -> [Job]
+    func events(jobID: UUID) async throws -> [JobEvent]
+    /// Queued and placed jobs with their namespace ids: what the scheduler plans over.
+    func schedulable() async throws -> [(job: Job, namespaceID: UUID, nodeID: UUID?)]
+    /// Places a queued job on a node. - Returns: false when the job was no longer queued.
+    func place(jobID: UUID, nodeID: UUID, gpuDevices: [Int], at now: Date) async throws -> Bool
+    /// Jobs placed on the node that its agent has not started yet.
+    func assignments(nodeID: UUID) async throws -> [JobAssignment]
+    /// Of the attempts an agent runs, those it must stop: finished (cancelled) or no longer its own.
+    func stale(_ running: [AgentHeartbeat.RunningAttempt], nodeID: UUID) async throws -> [UUID]
+    /// An agent's report. - Throws: `stale_report` (409) when the node or attempt no longer holds the job;
+    /// `invalid_transition` for a state that cannot follow the current one.
+    func report(jobID: UUID, nodeID: UUID, _ report: JobStateReport, at now: Date) async throws -> Job
+    /// Cancels a job that is not over. - Returns: the job; unchanged when it was already over.
+    func cancel(jobID: UUID, by actor: AuditActor, at now: Date) async throws -> Job
+
+    // Logs
+    /// Appends text to the job's log. Offsets count Unicode scalars, as SQL's LENGTH does.
+    /// - Returns: the log's length afterwards.
+    func appendLog(jobID: UUID, _ text: String) async throws -> Int64
+    /// The log from `offset` on, and the offset after it.
+    func log(jobID: UUID, from offset: Int64) async throws -> (text: String, next: Int64)
+
+    // Leadership
+    /// Takes or renews the lease `name` for `holder` until `now + ttl`. - Returns: whether `holder` holds it.
+    func acquireLease(_ name: String, holder: String, at now: Date, ttl: TimeInterval) async throws -> Bool
+}
+
+/// The SQL implementation.
+public struct SQLComputeRepository: ComputeRepository {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+    static func json(_ value: some Encodable) throws -> String { String(decoding: try APICoding.encoder().encode(value), as: UTF8.self) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try APICoding.decoder().decode(T.self, from: Data(text.utf8)) }
+
+    // MARK: - Join tokens
+
+    struct JoinTokenRow: Codable {
+        var id: String
+        var name: String
+        var secretHash: String
+        var createdBy: String
+        var createdAt: Int64
+        var revokedAt: Int64?
+
+        func token() -> JoinToken {
+            JoinToken(
+                id: UUID(uuidString: id) ?? UUID(), name: name, createdBy: createdBy, createdAt: SQLComputeRepository.date(createdAt),
+                revokedAt: revokedAt.map(SQLComputeRepository.date))
+        }
+    }
+
+    public func createJoinToken(name: String, secretHash: String, by actor: AuditActor) async throws -> JoinToken {
+        let row = JoinTokenRow(
+            id: UUID().uuidString, name: name, secretHash: secretHash, createdBy: actor.name, createdAt: Self.millis(Date()), revokedAt: nil)
+        try await database.write { db in
+            try await db.insert(into: "join_tokens").model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+            try await db.recordAudit(actor, "join_token.create", targetType: "join_token", target: name, details: ["id": row.id])
+        }
+        return row.token()
+    }
+
+    public func joinTokens() async throws -> [JoinToken] {
+        try await database.read { db in
+            try await db.select().column("*").from("join_tokens").orderBy("created_at", .descending)
+                .all(decoding: JoinTokenRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }.map { $0.token() }
+    }
+
+    public func revokeJoinToken(id: UUID, by actor: AuditActor) async throws {
+        try await database.write { db in
+            guard
+                let row = try await db.select().column("*").from("join_tokens").where("id", .equal, id.uuidString)
+                    .first(decoding: JoinTokenRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { throw StoreError.notFound("join token", id.uuidString) }
+            guard row.revokedAt == nil else { return }
+            try await db.update("join_tokens").set("revoked_at", to: Self.millis(Date())).where("id", .equal, row.id).run()
+            try await db.recordAudit(actor, "join_token.revoke", targetType: "join_token", target: row.name, details: ["id": row.id])
+        }
+    }
+
+    public func joinToken(secretHash: String) async throws -> JoinToken? {
+        try await database.read { db in
+            try await db.select().column("*").from("join_tokens").where("secret_hash", .equal, secretHash)
+                .where("revoked_at", .is, SQLLiteral.null)
+                .first(decoding: JoinTokenRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }?.token()
+    }
+
+    // MARK: - Nodes
+
+    struct NodeRow: Codable {
+        var id: String
+        var name: String
+        var agentTokenHash: String
+        var cpu: Double
+        var memoryBytes: Int64
+        var gpu: Int
+        var gpusJson: String
+        var labelsJson: String
+        var state: String
+        var usageJson: String
+        var registeredAt: Int64
+        var lastHeartbeatAt: Int64
+
+        func node() throws -> ComputeNode {
+            ComputeNode(
+                id: UUID(uuidString: id) ?? UUID(), name: name, capacity: ComputeResources(cpu: cpu, memoryBytes: memoryBytes, gpu: gpu),
+                gpus: try SQLComputeRepository.decode([GPUDevice].self, gpusJson),
+                labels: try SQLComputeRepository.decode([String: String].self, labelsJson), state: NodeState(rawValue: state) ?? .lost,
+                usage: try SQLComputeRepository.decode(ComputeResources.self, usageJson), registeredAt: SQLComputeRepository.date(registeredAt),
+                lastHeartbeatAt: SQLComputeRepository.date(lastHeartbeatAt))
+        }
+    }
+
+    public func register(_ node: ComputeNode, agentTokenHash: String, at now: Date) async throws -> ComputeNode {
+        let stamp = Self.millis(now)
+        return try await database.write { db in
+            let existing = try await db.select().column("*").from("compute_nodes").where("name", .equal, node.name)
+                .first(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            let id = existing?.id ?? node.id.uuidString
+            let row = NodeRow(
+                id: id, name: node.name, agentTokenHash: agentTokenHash, cpu: node.capacity.cpu, memoryBytes: node.capacity.memoryBytes,
+                gpu: node.capacity.gpu, gpusJson: try Self.json(node.gpus), labelsJson: try Self.json(node.labels),
+                // A re-registering node keeps an administrator's cordon or drain.
+                state: existing.map { $0.state == NodeState.lost.rawValue ? NodeState.ready.rawValue : $0.state } ?? NodeState.ready.rawValue,
+                usageJson: try Self.json(ComputeResources.zero), registeredAt: existing?.registeredAt ?? stamp, lastHeartbeatAt: stamp)
+            if existing != nil {
+                try await Self.requeueJobs(db, onNode: id, reason: "the agent on node \(node.name) restarted", at: stamp)
+                try await db.update("compute_nodes").set(model: row, keyEncodingStrategy: .convertToSnakeCase).where("id", .equal, id).run()
+            } else {
+                try await db.insert(into: "compute_nodes").model(row, keyEncodingStrategy: .convertToSnakeCase).run()
+            }
+            return try row.node()
+        }
+    }
+
+    public func node(agentTokenHash: String) async throws -> ComputeNode? {
+        try await database.read { db in
+            try await db.select().column("*").from("compute_nodes").where("agent_token_hash", .equal, agentTokenHash)
+                .first(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }?.node()
+    }
+
+    public func node(named name: String) async throws -> ComputeNode? {
+        try await database.read { db in
+            try await db.select().column("*").from("compute_nodes").where("name", .equal, name)
+                .first(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }?.node()
+    }
+
+    public func nodes() async throws -> [ComputeNode] {
+        try await database.read { db in
+            try await db.select().column("*").from("compute_nodes").orderBy("name")
+                .all(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }.map { try $0.node() }
+    }
+
+    public func heartbeat(nodeID: UUID, usage: ComputeResources, at now: Date) async throws {
+        let usageJSON = try Self.json(usage)
+        try await database.write { db in
+            try await db.update("compute_nodes").set("last_heartbeat_at", to: Self.millis(now)).set("usage_json", to: usageJSON)
+                .where("id", .equal, nodeID.uuidString).run()
+            try await db.update("compute_nodes").set("state", to: NodeState.ready.rawValue)
+                .where("id", .equal, nodeID.uuidString).where("state", .equal, NodeState.lost.rawValue).run()
+        }
+    }
+
+    public func setState(ofNode name: String, _ state: NodeState, by actor: AuditActor) async throws -> ComputeNode {
+        try await database.write { db in
+            guard
+                let row = try await db.select().column("*").from("compute_nodes").where("name", .equal, name)
+                    .first(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { throw StoreError.notFound("node", name) }
+            try await db.update("compute_nodes").set("state", to: state.rawValue).where("id", .equal, row.id).run()
+            if state == .draining {
+                try await Self.requeueJobs(db, onNode: row.id, reason: "node \(name) is being drained", at: Self.millis(Date()), costsAttempt: false)
+            }
+            try await db.recordAudit(actor, "node.\(state.rawValue)", targetType: "node", target: name, details: [:])
+            var node = try row.node()
+            node.state = state
+            return node
+        }
+    }
+
+    public func markLostNodes(silentSince cutoff: Date, at now: Date) async throws -> [String] {
+        try await database.write { db in
+            let silent = try await db.select().column("*").from("compute_nodes")
+                .where("state", .notEqual, NodeState.lost.rawValue).where("last_heartbeat_at", .lessThan, Self.millis(cutoff))
+                .all(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            for node in silent {
+                try await db.update("compute_nodes").set("state", to: NodeState.lost.rawValue).where("id", .equal, node.id).run()
+                try await Self.requeueJobs(db, onNode: node.id, reason: "node \(node.name) was lost (no heartbeat)", at: Self.millis(now))
+            }
+            return silent.map(\.name)
+        }
+    }
+
+    /// Puts the node's placed jobs back in the queue, or fails them when they have used every attempt.
+    static func requeueJobs(_ db: any SQLDatabase, onNode nodeID: String, reason: String, at stamp: Int64, costsAttempt: Bool = true) async throws {
+        let placed = try await db.select().column("*").from("jobs").where("node_id", .equal, nodeID)
+            .where("state", .in, JobState.allCases.filter(\.isPlaced).map(\.rawValue))
+            .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        for job in placed {
+            let exhausted = costsAttempt && job.attempts >= job.maxAttempts
+            let state: JobState = exhausted ? .lost : .queued
+            let why = exhausted ? "\(reason); no attempts left (\(job.attempts) of \(job.maxAttempts))" : "\(reason); re-queued"
+            var update = db.update("jobs").set("state", to: state.rawValue).set("reason", to: why).set("node_id", to: SQLLiteral.null)
+                .set("gpu_devices", to: "[]")
+            if exhausted { update = update.set("finished_at", to: stamp) }
+            if !costsAttempt { update = update.set("attempts", to: max(0, job.attempts - 1)) }
+            try await update.where("id", .equal, job.id).run()
+            try await insertEvent(db, jobID: job.id, state: state, reason: why, node: nil, at: stamp)
+        }
+    }
+
+    // MARK: - Jobs
+
+    struct JobRow: Codable {
+        var id: String
+        var namespaceId: String
+        var projectId: String
+        var namespaceName: String
+        var projectName: String
+        var name: String
+        var specJson: String
+        var state: String
+        var reason: String
+        var priority: Int
+        var cpu: Double
+        var memoryBytes: Int64
+        var gpu: Int
+        var attempts: Int
+        var maxAttempts: Int
+        var nodeId: String?
+        var gpuDevices: String
+        var exitCode: Int?
+        var createdBy: String
+        var createdAt: Int64
+        var startedAt: Int64?
+        var finishedAt: Int64?
+
+        func job(nodeName: String?) throws -> Job {
+            Job(
+                id: UUID(uuidString: id) ?? UUID(), namespace: namespaceName, project: projectName,
+                spec: try SQLComputeRepository.decode(JobSpec.self, specJson), state: JobState(rawValue: state) ?? .failed, reason: reason,
+                attempts: attempts, maxAttempts: maxAttempts, node: nodeName,
+                gpuDevices: try SQLComputeRepository.decode([Int].self, gpuDevices), exitCode: exitCode, createdBy: createdBy,
+                createdAt: SQLComputeRepository.date(createdAt), startedAt: startedAt.map(SQLComputeRepository.date),
+                finishedAt: finishedAt.map(SQLComputeRepository.date))
+        }
+    }
+
+    static func nodeNames(_ db: any SQLDatabase) async throws -> [String: String] {
+        struct Row: Decodable {
+            var id: String
+            var name: String
+        }
+        let rows = try await db.select().column("id").column("name").from("compute_nodes").all(decoding: Row.self)
+        return Dictionary(rows.map { ($0.id, $0.name) }, uniquingKeysWith: { $1 })
+    }
+
+    static func jobs(_ db: any SQLDatabase, _ rows: [JobRow]) async throws -> [Job] {
+        let names = rows.contains { $0.nodeId != nil } ? try await nodeNames(db) : [:]
+        return try rows.map { try $0.job(nodeName: $0.nodeId.flatMap { names[$0] }) }
+    }
+
+    static func insertEvent(_ db: any SQLDatabase, jobID: String, state: JobState, reason: String, node: String?, at stamp: Int64) async throws {
+        try await db.insert(into: "job_events").columns("job_id", "state", "reason", "node_name", "at")
+            .values(SQLBind(jobID), SQLBind(state.rawValue), SQLBind(reason), SQLBind(node), SQLBind(stamp)).run()
+    }
+
+    public func createJob(_ job: Job, namespaceID: UUID, projectID: UUID, by actor: AuditActor) async throws {
+        let row = JobRow(
+            id: job.id.uuidString, namespaceId: namespaceID.uuidString, projectId: projectID.uuidString, namespaceName: job.namespace,
+            projectName: job.project, name: job.spec.name, specJson: try Self.json(job.spec), state: job.state.rawValue, reason: job.reason,
+            priority: job.spec.priority ?? 0, cpu: job.spec.resources.cpu, memoryBytes: job.spec.resources.memoryBytes,
+            gpu: job.spec.resources.gpu, attempts: 0, maxAttempts: job.maxAttempts, nodeId: nil, gpuDevices: "[]", exitCode: nil,
+            createdBy: job.createdBy, createdAt: Self.millis(job.createdAt), startedAt: nil, finishedAt: nil)
+        try await database.write { db in
+            try await db.insert(into: "jobs").model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
+            try await Self.insertEvent(db, jobID: row.id, state: .queued, reason: job.reason, node: nil, at: row.createdAt)
+            try await db.recordAudit(
+                actor, "job.submit", targetType: "job", target: row.id, namespaceID: namespaceID, details: ["name": row.name])
+        }
+    }
+
+    public func job(id: UUID) async throws -> Job? {
+        try await database.read { db in
+            let rows = try await db.select().column("*").from("jobs").where("id", .equal, id.uuidString)
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            return try await Self.jobs(db, rows).first
+        }
+    }
+
+    public func jobs(namespaceIDs: [UUID]?, projectID: UUID?, states: [JobState]?, limit: Int) async throws -> [Job] {
+        try await database.read { db in
+            var query = db.select().column("*").from("jobs")
+            if let namespaceIDs {
+                if namespaceIDs.isEmpty { return [] }
+                query = query.where("namespace_id", .in, namespaceIDs.map(\.uuidString))
+            }
+            if let projectID { query = query.where("project_id", .equal, projectID.uuidString) }
+            if let states { query = query.where("state", .in, states.map(\.rawValue)) }
+            let rows = try await query.orderBy("created_at", .descending).limit(limit)
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            return try await Self.jobs(db, rows)
+        }
+    }
+
+    public func events(jobID: UUID) async throws -> [JobEvent] {
+        struct Row: Decodable {
+            var state: String
+            var reason: String
+            var nodeName: String?
+            var at: Int64
+        }
+        return try await database.read { db in
+            try await db.select().columns("state", "reason", "node_name", "at").from("job_events").where("job_id", .equal, jobID.uuidString)
+                .orderBy("id").all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }.map { JobEvent(state: JobState(rawValue: $0.state) ?? .failed, reason: $0.reason, node: $0.nodeName, at: Self.date($0.at)) }
+    }
+
+    public func schedulable() async throws -> [(job: Job, namespaceID: UUID, nodeID: UUID?)] {
+        try await database.read { db in
+            let rows = try await db.select().column("*").from("jobs")
+                .where("state", .in, [JobState.queued] + JobState.allCases.filter(\.isPlaced))
+                .orderBy("created_at").all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            let jobs = try await Self.jobs(db, rows)
+            return zip(rows, jobs).map { row, job in
+                (job, UUID(uuidString: row.namespaceId) ?? UUID(), row.nodeId.flatMap(UUID.init(uuidString:)))
+            }
+        }
+    }
+
+    public func place(jobID: UUID, nodeID: UUID, gpuDevices: [Int], at now: Date) async throws -> Bool {
+        try await database.write { db in
+            guard
+                let row = try await db.select().column("*").from("jobs").where("id", .equal, jobID.uuidString)
+                    .where("state", .equal, JobState.queued.rawValue)
+                    .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { return false }
+            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
+            try await db.update("jobs").set("state", to: JobState.scheduled.rawValue).set("node_id", to: nodeID.uuidString)
+                .set("gpu_devices", to: try Self.json(gpuDevices)).set("attempts", to: row.attempts + 1)
+                .set("reason", to: "placed on \(nodeName ?? "?")")
+                .where("id", .equal, row.id).where("state", .equal, JobState.queued.rawValue).run()
+            try await Self.insertEvent(
+                db, jobID: row.id, state: .scheduled, reason: "placed on \(nodeName ?? "?") (attempt \(row.attempts + 1))", node: nodeName,
+                at: Self.millis(now))
+            return true
+        }
+    }
+
+    public func assignments(nodeID: UUID) async throws -> [JobAssignment] {
+        try await database.read { db in
+            try await db.select().column("*").from("jobs").where("node_id", .equal, nodeID.uuidString)
+                .where("state", .equal, JobState.scheduled.rawValue).orderBy("created_at")
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }.map { row in
+            JobAssignment(
+                jobId: UUID(uuidString: row.id) ?? UUID(), attempt: row.attempts, spec: try Self.decode(JobSpec.self, row.specJson),
+                gpuDevices: try Self.decode([Int].self, row.gpuDevices), namespace: row.namespaceName, project: row.projectName)
+        }
+    }
+
+    public func stale(_ running: [AgentHeartbeat.RunningAttempt], nodeID: UUID) async throws -> [UUID] {
+        guard !running.isEmpty else { return [] }
+        let rows = try await database.read { db in
+            try await db.select().column("*").from("jobs").where("id", .in, running.map(\.jobId.uuidString))
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        let current = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        return running.filter { attempt in
+            guard let row = current[attempt.jobId.uuidString] else { return true }
+            return row.nodeId != nodeID.uuidString || row.attempts != attempt.attempt || !(JobState(rawValue: row.state)?.isPlaced ?? false)
+        }.map(\.jobId)
+    }
+
+    /// Which states an agent may report after which.
+    static func allowed(from current: JobState, to next: JobState) -> Bool {
+        switch (current, next) {
+        case (.scheduled, .preparing), (.scheduled, .running), (.preparing, .running): true
+        case (.scheduled, .failed), (.preparing, .failed), (.running, .failed), (.running, .succeeded): true
+        case (.preparing, .succeeded): false
+        default: false
+        }
+    }
+
+    public func report(jobID: UUID, nodeID: UUID, _ report: JobStateReport, at now: Date) async throws -> Job {
+        try await database.write { db in
+            guard
+                let row = try await db.select().column("*").from("jobs").where("id", .equal, jobID.uuidString)
+                    .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { throw StoreError.notFound("job", jobID.uuidString) }
+            guard row.nodeId == nodeID.uuidString, row.attempts == report.attempt, let current = JobState(rawValue: row.state), current.isPlaced
+            else {
+                throw StoreError.conflict(
+                    code: "stale_report", "job \(jobID) is no longer this node's attempt \(report.attempt) (it is \(row.state)); stop running it")
+            }
+            guard Self.allowed(from: current, to: report.state) else {
+                throw StoreError.conflict(code: "invalid_transition", "a \(current.rawValue) job cannot become \(report.state.rawValue)")
+            }
+            let stamp = Self.millis(now)
+            let reason = report.reason ?? report.state.rawValue
+            var update = db.update("jobs").set("state", to: report.state.rawValue).set("reason", to: reason)
+            if report.state == .running { update = update.set("started_at", to: stamp) }
+            if report.state.isFinal {
+                update = update.set("finished_at", to: stamp).set("exit_code", to: report.exitCode.map { SQLBind($0) } ?? SQLBind(Int?.none))
+            }
+            try await update.where("id", .equal, row.id).where("state", .equal, row.state).run()
+            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
+            try await Self.insertEvent(db, jobID: row.id, state: report.state, reason: reason, node: nodeName, at: stamp)
+            var updated = row
+            updated.state = report.state.rawValue
+            updated.reason = reason
+            if report.state.isFinal { updated.exitCode = report.exitCode }
+            return try updated.job(nodeName: nodeName)
+        }
+    }
+
+    public func cancel(jobID: UUID, by actor: AuditActor, at now: Date) async throws -> Job {
+        try await database.write { db in
+            guard
+                let row = try await db.select().column("*").from("jobs").where("id", .equal, jobID.uuidString)
+                    .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { throw StoreError.notFound("job", jobID.uuidString) }
+            let names = try await Self.nodeNames(db)
+            guard let current = JobState(rawValue: row.state), !current.isFinal else {
+                return try row.job(nodeName: row.nodeId.flatMap { names[$0] })
+            }
+            let stamp = Self.millis(now)
+            let reason = "cancelled by \(actor.name)"
+            try await db.update("jobs").set("state", to: JobState.cancelled.rawValue).set("reason", to: reason).set("finished_at", to: stamp)
+                .where("id", .equal, row.id).where("state", .equal, row.state).run()
+            try await Self.insertEvent(db, jobID: row.id, state: .cancelled, reason: reason, node: row.nodeId.flatMap { names[$0] }, at: stamp)
+            try await db.recordAudit(actor, "job.cancel", targetType: "job", target: row.id, details: ["name": row.name])
+            var updated = row
+            updated.state = JobState.cancelled.rawValue
+            updated.reason = reason
+            updated.finishedAt = stamp
+            return try updated.job(nodeName: row.nodeId.flatMap { names[$0] })
+        }
+    }
+
+    // MARK: - Logs
+
+    public func appendLog(jobID: UUID, _ text: String) async throws -> Int64 {
+        struct End: Decodable {
+            var seq: Int64?
+            var end: Int64?
+        }
+        return try await database.write { db in
+            let last = try await db.select().column(SQLFunction("MAX", args: SQLColumn("seq")), as: "seq")
+                .column(SQLFunction("MAX", args: SQLRaw("start_offset + LENGTH(text)")), as: "end")
+                .from("job_log_chunks").where("job_id", .equal, jobID.uuidString).first(decoding: End.self)
+            let start = last?.end ?? 0
+            try await db.insert(into: "job_log_chunks").columns("job_id", "seq", "start_offset", "text")
+                .values(SQLBind(jobID.uuidString), SQLBind((last?.seq ?? 0) + 1), SQLBind(start), SQLBind(text)).run()
+            return start + Int64(text.unicodeScalars.count)
+        }
+    }
+
+    public func log(jobID: UUID, from offset: Int64) async throws -> (text: String, next: Int64) {
+        struct Chunk: Decodable {
+            var startOffset: Int64
+            var text: String
+        }
+        let chunks = try await database.read { db in
+            try await db.select().columns("start_offset", "text").from("job_log_chunks").where("job_id", .equal, jobID.uuidString)
+                .where(SQLRaw("start_offset + LENGTH(text)"), .greaterThan, SQLBind(offset)).orderBy("seq")
+                .all(decoding: Chunk.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        var text = ""
+        var next = offset
+        for chunk in chunks {
+            let skip = max(0, Int(offset - chunk.startOffset))
+            text += String(String.UnicodeScalarView(chunk.text.unicodeScalars.dropFirst(skip)))
+            next = chunk.startOffset + Int64(chunk.text.unicodeScalars.count)
+        }
+        return (text, next)
+    }
+
+    // MARK: - Leadership
+
+    public func acquireLease(_ name: String, holder: String, at now: Date, ttl: TimeInterval) async throws -> Bool {
+        let stamp = Self.millis(now)
+        let expires = Self.millis(now.addingTimeInterval(ttl))
+        return try await database.write { db in
+            struct Row: Decodable {
+                var holder: String
+                var expiresAt: Int64
+            }
+            if let lease = try await db.select().columns("holder", "expires_at").from("leader_leases").where("name", .equal, name)
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            {
+                guard lease.holder == holder || lease.expiresAt < stamp else { return false }
+                try await db.update("leader_leases").set("holder", to: holder).set("expires_at", to: expires).where("name", .equal, name).run()
+                return true
+            }
+            do {
+                try await db.insert(into: "leader_leases").columns("name", "holder", "expires_at")
+                    .values(SQLBind(name), SQLBind(holder), SQLBind(expires)).run()
+                return true
+            } catch  where isUniqueViolation(error) {
+                return false
+            }
+        }
+    }
+}
