@@ -52,6 +52,12 @@ let package = Package(
             dependencies: ["SlipwayDomain"],
             swiftSettings: swiftSettings
         ),
+        // Scheduling policies (FIFO, dominant resource fairness) over a snapshot, and the trace-driven simulator. Pure code.
+        .target(
+            name: "SlipwayScheduling",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
         // Metadata persistence: one SQL layer (SQLKit) over SQLite and PostgreSQL.
         .target(
             name: "SlipwayStore",
@@ -131,6 +137,7 @@ let package = Package(
         .executableTarget(
             name: "SlipwayCLI",
             dependencies: [
+                "SlipwayScheduling",
                 "SlipwayDomain",
                 "SlipwayServer",
                 "SlipwayData",
@@ -146,6 +153,7 @@ let package = Package(
         .testTarget(
             name: "SlipwayTests",
             dependencies: [
+                "SlipwayScheduling",
                 "SlipwayDomain",
                 "SlipwayData",
                 "SlipwayTracking",
