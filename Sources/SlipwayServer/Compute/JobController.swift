@@ -33,11 +33,7 @@ struct JobController: Sendable {
     }
 
     @Sendable func submit(_ request: Request, context: AppRequestContext) async throws -> Created<Job> {
-        let namespace = try await access.namespace(try context.parameters.require("namespace"), context, requires: .developer)
-        let projectName = try context.parameters.require("project")
-        guard let project = try await store.projects.project(named: projectName, in: namespace.namespace) else {
-            throw APIError.notFound("project '\(namespace.namespace.name)/\(projectName)' does not exist")
-        }
+        let (namespace, project) = try await access.project(context, requires: .developer)
         let spec = try Self.validated(try await request.decodeJSON(JobSpec.self, context: context))
         let quota = try await store.namespaces.quota(of: namespace.namespace)
         if let problem = Self.exceeds(spec.resources, quota) {
@@ -104,11 +100,7 @@ struct JobController: Sendable {
     }
 
     @Sendable func projectJobs(_ request: Request, context: AppRequestContext) async throws -> ItemList<Job> {
-        let namespace = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
-        let projectName = try context.parameters.require("project")
-        guard let project = try await store.projects.project(named: projectName, in: namespace.namespace) else {
-            throw APIError.notFound("project '\(namespace.namespace.name)/\(projectName)' does not exist")
-        }
+        let (_, project) = try await access.project(context, requires: .viewer)
         return ItemList(items: try await store.compute.jobs(namespaceIDs: nil, projectID: project.id, states: nil, limit: 500))
     }
 

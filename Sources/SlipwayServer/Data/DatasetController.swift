@@ -39,22 +39,13 @@ struct DatasetController: Sendable {
         var dataset: Dataset
     }
 
-    func project(_ context: AppRequestContext, requires role: Role) async throws -> (NamespaceAccess, Project) {
-        let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: role)
-        let name = try context.parameters.require("project")
-        guard let project = try await store.projects.project(named: name, in: access.namespace) else {
-            throw APIError.notFound("project '\(access.namespace.name)/\(name)' does not exist")
-        }
-        return (access, project)
-    }
-
     /// Resolves the dataset in the path. Public datasets are readable by every signed-in user.
     func target(_ context: AppRequestContext, requires role: Role) async throws -> Target {
         let namespaceName = try context.parameters.require("namespace")
         let projectName = try context.parameters.require("project")
         let datasetName = try context.parameters.require("dataset")
         do {
-            let (access, project) = try await project(context, requires: role)
+            let (access, project) = try await self.access.project(context, requires: role)
             guard let dataset = try await store.datasets.dataset(named: datasetName, in: project) else {
                 throw APIError.notFound("dataset '\(namespaceName)/\(projectName)/\(datasetName)' does not exist")
             }
@@ -79,12 +70,12 @@ struct DatasetController: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<Dataset> {
-        let (_, project) = try await project(context, requires: .viewer)
+        let (_, project) = try await self.access.project(context, requires: .viewer)
         return ItemList(items: try await store.datasets.list(in: project))
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<Dataset> {
-        let (access, project) = try await project(context, requires: .developer)
+        let (access, project) = try await self.access.project(context, requires: .developer)
         let body = try await request.decodeJSON(CreateDatasetRequest.self, context: context)
         let name = try validName(body.name, field: "name")
         try validText(body.description, field: "description", limit: 4000)

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import SlipwayDomain
 import SlipwayStore
 
@@ -52,5 +53,21 @@ struct AccessPolicy: Sendable {
             throw APIError.forbidden("your role in namespace '\(name)' is \(role); this needs \(required) or higher")
         }
         return NamespaceAccess(namespace: namespace, caller: caller, role: role)
+    }
+
+    /// The project in `access`'s namespace named by the `{project}` path parameter.
+    /// - Throws: 404 when it does not exist.
+    func project(_ context: AppRequestContext, in access: NamespaceAccess) async throws -> Project {
+        let name = try context.parameters.require("project")
+        guard let project = try await store.projects.project(named: name, in: access.namespace) else {
+            throw APIError.notFound("project '\(access.namespace.name)/\(name)' does not exist")
+        }
+        return project
+    }
+
+    /// The caller's access to the `{namespace}` path parameter (which must include `required`) and its `{project}`.
+    func project(_ context: AppRequestContext, requires required: Role) async throws -> (NamespaceAccess, Project) {
+        let access = try await namespace(try context.parameters.require("namespace"), context, requires: required)
+        return (access, try await project(context, in: access))
     }
 }

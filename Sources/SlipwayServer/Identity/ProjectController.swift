@@ -37,12 +37,12 @@ struct ProjectController: Sendable {
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Project {
         let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
-        return try await project(context, in: access)
+        return try await self.access.project(context, in: access)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Project {
         let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .developer)
-        let project = try await project(context, in: access)
+        let project = try await self.access.project(context, in: access)
         let body = try await request.decodeJSON(UpdateProjectRequest.self, context: context)
         try validText(body.description, field: "description", limit: 4000)
         return try await store.projects.update(project, in: access.namespace, description: body.description, by: access.caller.auditActor)
@@ -50,16 +50,8 @@ struct ProjectController: Sendable {
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let access = try await access.namespace(try context.parameters.require("namespace"), context, requires: .maintainer)
-        let project = try await project(context, in: access)
+        let project = try await self.access.project(context, in: access)
         try await store.projects.delete(project, in: access.namespace, by: access.caller.auditActor)
         return Response(status: .noContent)
-    }
-
-    private func project(_ context: AppRequestContext, in access: NamespaceAccess) async throws -> Project {
-        let name = try context.parameters.require("project")
-        guard let project = try await store.projects.project(named: name, in: access.namespace) else {
-            throw APIError.notFound("project '\(access.namespace.name)/\(name)' does not exist")
-        }
-        return project
     }
 }

@@ -30,12 +30,7 @@ struct TrackingController: Sendable {
     }
 
     private func project(_ context: AppRequestContext) async throws -> Project {
-        let namespace = try await access.namespace(try context.parameters.require("namespace"), context, requires: .viewer)
-        let name = try context.parameters.require("project")
-        guard let project = try await catalog.store.projects.project(named: name, in: namespace.namespace) else {
-            throw APIError.notFound("project '\(namespace.namespace.name)/\(name)' does not exist")
-        }
-        return project
+        try await access.project(context, requires: .viewer).1
     }
 
     @Sendable func projectExperiments(_ request: Request, context: AppRequestContext) async throws -> ExperimentList {

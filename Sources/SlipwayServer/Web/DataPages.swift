@@ -38,7 +38,7 @@ struct DataPages: Sendable {
     }
 
     @Sendable func projectPage(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (access, project) = try await datasets.project(context, requires: .viewer)
+        let (access, project) = try await datasets.access.project(context, requires: .viewer)
         let namespace = access.namespace.name.value
         let rows = try await store.datasets.list(in: project).map {
             ProjectPage.Row(
