@@ -4,6 +4,7 @@ import hashlib
 import json
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from test_web_login import sign_in, wait_for_page
 
@@ -73,6 +74,9 @@ def test_record_browser_shows_image_thumbnails_with_their_boxes(browser, server,
     sign_in(browser, server)
     browser.get(server.url + base + "/versions/1/records")
     thumb = browser.find_element(By.CSS_SELECTOR, "#records .thumb")
+    # The thumbnail is loading="lazy": wait for it to finish rather than read it mid-flight.
+    WebDriverWait(browser, 10).until(
+        lambda b: b.execute_script("const i = arguments[0].querySelector('img'); return i.complete && i.naturalWidth > 0", thumb))
     assert browser.execute_script("return arguments[0].querySelector('img').naturalWidth", thumb) == 64, "the image loads"
     rect = thumb.find_element(By.TAG_NAME, "rect")
     assert (rect.get_attribute("x"), rect.get_attribute("width")) == ("8.0", "30.0")

@@ -6,6 +6,7 @@ import zlib
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from test_web_login import sign_in, wait_for_page
 
@@ -100,7 +101,8 @@ def test_runs_table_compare_run_page_and_model_lineage(browser, server, api, mon
     click(browser, browser.find_element(By.LINK_TEXT, "images/"))
     click(browser, browser.find_element(By.LINK_TEXT, "sample.png"))
     picture = browser.find_element(By.CSS_SELECTOR, "#artifact-preview img")
-    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", picture) == 3
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return arguments[0].complete", picture))
+    assert browser.execute_script("return arguments[0].naturalWidth", picture) == 3
     assert "team.flowers.tuned v1" in browser.find_element(By.ID, "model-versions").text
 
     # The registry: the model, its version, and back to the run it came from.
