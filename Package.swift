@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // The platform's vocabulary: entities, names, roles and the pure rules over them.
@@ -89,6 +90,7 @@ let package = Package(
         .target(
             name: "SlipwayServer",
             dependencies: [
+                "SlipwayScheduling",
                 "SlipwayDomain",
                 "SlipwayData",
                 "SlipwayTracking",
@@ -114,6 +116,8 @@ let package = Package(
             name: "SlipwayClient",
             dependencies: [
                 "SlipwayDomain",
+                "SlipwayData",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -13,12 +13,16 @@ public actor Agent {
     let logger: Logger
     let environments: PythonEnvironments
     private var running: [UUID: RunningJob] = [:]
+    /// CPU ticks of each running job's processes at the last heartbeat, and when.
+    private var lastCPU: (ticks: [UUID: Int64], at: ContinuousClock.Instant)?
 
     struct RunningJob {
         var attempt: Int
         var task: Task<Void, Never>
         var process: JobProcess?
         var stopRequested = false
+        /// GPUs handed to the job.
+        var gpuCount = 0
     }
 
     /// - Parameters:
@@ -55,11 +59,23 @@ public actor Agent {
     /// One heartbeat: report, then start and stop what the server says.
     func beat() async {
         let attempts = running.map { AgentHeartbeat.RunningAttempt(jobId: $0.key, attempt: $0.value.attempt) }
-        let usage = running.values.compactMap(\.process).reduce(ComputeResources.zero) { total, process in
-            var total = total
-            total.memoryBytes += JobProcess.residentBytes(ofGroup: process.group)
-            return total
+        var usage = ComputeResources.zero
+        let now = ContinuousClock.now
+        var ticks: [UUID: Int64] = [:]
+        for (id, job) in running {
+            guard let process = job.process else { continue }
+            let members = JobProcess.processes(inGroup: process.group)
+            usage.memoryBytes += members.reduce(0) { $0 + $1.rssPages } * JobProcess.pageSize
+            ticks[id] = members.reduce(0) { $0 + $1.cpuTicks }
+            usage.gpu += job.gpuCount
         }
+        // CPU in use: the CPU time the jobs' processes gained since the last beat, over the time that passed.
+        if let (before, then) = lastCPU {
+            let elapsed = Double((now - then).components.seconds) + Double((now - then).components.attoseconds) / 1e18
+            let gained = ticks.reduce(Int64(0)) { $0 + max(0, $1.value - (before[$1.key] ?? 0)) }
+            if elapsed > 0 { usage.cpu = (Double(gained) / Double(JobProcess.ticksPerSecond)) / elapsed }
+        }
+        lastCPU = (ticks, now)
         let instructions: AgentInstructions
         do {
             instructions = try await client.send(.POST, "/agents/heartbeat", body: AgentHeartbeat(usage: usage, running: attempts))
@@ -70,7 +86,7 @@ public actor Agent {
         for id in instructions.stop { await stop(id) }
         for assignment in instructions.start where running[assignment.jobId] == nil {
             let task = Task { await self.execute(assignment) }
-            running[assignment.jobId] = RunningJob(attempt: assignment.attempt, task: task)
+            running[assignment.jobId] = RunningJob(attempt: assignment.attempt, task: task, gpuCount: assignment.gpuDevices.count)
         }
     }
 
@@ -121,7 +137,61 @@ public actor Agent {
         environment["SLIPWAY_PROJECT"] = assignment.project
         environment["CUDA_VISIBLE_DEVICES"] = assignment.gpuDevices.map(String.init).joined(separator: ",")
 
-        if let python = assignment.spec.environment {
+        // The attempt's own token: MLflow and the Slipway CLI inside the job act with it, and so does the agent
+        // for the job's code, inputs and outputs.
+        let jobClient = SlipwayAPIClient(baseURL: client.baseURL, token: assignment.token)
+        let workspace = JobWorkspace(client: jobClient, assignment: assignment, work: work, output: output, cache: workDirectory)
+        if let token = assignment.token {
+            environment["SLIPWAY_URL"] = client.baseURL
+            environment["SLIPWAY_TOKEN"] = token
+            environment["MLFLOW_TRACKING_URI"] = client.baseURL
+            environment["MLFLOW_TRACKING_TOKEN"] = token
+            // Sites without internet: the client would otherwise try to call home.
+            environment["MLFLOW_DISABLE_TELEMETRY"] = "true"
+        }
+        if let runID = assignment.runId, let experimentID = assignment.experimentId {
+            environment["MLFLOW_RUN_ID"] = runID
+            environment["MLFLOW_EXPERIMENT_ID"] = experimentID
+        }
+        let image = assignment.spec.environment?.image
+        var runtime: ContainerRuntime?
+        if let image {
+            guard let found = ContainerRuntime.find() else {
+                await report(
+                    assignment, .failed,
+                    "the job runs in the image \(image), but this node has neither docker nor podman; install one, or give the job a Python environment instead"
+                )
+                return
+            }
+            if let problem = await found.problem() {
+                await report(assignment, .failed, "the job runs in the image \(image), but \(problem)")
+                return
+            }
+            runtime = found
+        }
+        var inputs: [JobWorkspace.MaterializedInput] = []
+        if assignment.spec.code != nil || !(assignment.spec.inputs ?? []).isEmpty {
+            await report(assignment, .preparing, "fetching the job's code and data")
+            do {
+                if let code = assignment.spec.code {
+                    let files = try await workspace.unpackCode(code)
+                    append("[slipway] code \(code.sha256.prefix(12)): \(files) files in the working directory\n", to: log)
+                }
+                inputs = try await workspace.materialize(assignment.spec.inputs ?? [])
+                for input in inputs {
+                    environment[input.input.environmentVariable] = image == nil ? input.path.path : "/workspace/inputs/\(input.input.name)"
+                    append(
+                        "[slipway] input \(input.input.name): \(input.input.dataset)@\(input.input.version.map(String.init) ?? "latest"), "
+                            + "\(input.files) files (\(input.downloaded) downloaded) at inputs/\(input.input.name)\n", to: log)
+                }
+            } catch {
+                await flush(log, job: id)
+                await report(assignment, .failed, "the job's code or data could not be fetched: \(error)")
+                return
+            }
+        }
+
+        if let python = assignment.spec.environment, image == nil {
             await report(assignment, .preparing, "building the Python environment")
             do {
                 let (venv, cached) = try await environments.prepare(python, log: log)
@@ -138,9 +208,19 @@ public actor Agent {
         }
         if wasStopped(id) { return }
 
+        var command = assignment.spec.command
+        if let image, let runtime {
+            // Inside the container the folders have the container's paths; only the job's own variables go in.
+            environment["SLIPWAY_OUTPUT_DIR"] = "/output"
+            let passed = environment.keys.filter {
+                $0.hasPrefix("SLIPWAY_") || $0.hasPrefix("MLFLOW_") || (assignment.spec.env ?? [:]).keys.contains($0)
+            }
+            command = runtime.command(for: assignment, image: image, work: work, output: output, inputs: inputs, passing: passed)
+            append("[slipway] running in \(image) with \(URL(fileURLWithPath: runtime.executable).lastPathComponent)\n", to: log)
+        }
         let process: JobProcess
         do {
-            process = try JobProcess(command: assignment.spec.command, directory: work, environment: environment, log: log)
+            process = try JobProcess(command: command, directory: work, environment: environment, log: log)
         } catch {
             await report(assignment, .failed, "the command could not be started: \(error)")
             return
@@ -183,10 +263,31 @@ public actor Agent {
         }
         watchdog.cancel()
         let limitHit = await watchdog.value
-        // Anything the command left in its group goes too.
+        // Anything the command left in its group goes too, and a container that outlived its client.
         if process.group > 0, JobProcess.groupMembers(process.group) > 0 { await process.stop(grace: .milliseconds(500)) }
+        if let runtime { await runtime.remove(assignment) }
+        if wasStopped(id) {  // cancelled or re-queued: the server already knows
+            await flush(log, job: id)
+            return
+        }
+        // The output folder becomes the run's artifacts, whatever the ending: a failed job's partial output helps too.
+        var uploadProblem: String?
+        do {
+            let uploaded = try await workspace.uploadOutputs()
+            if uploaded.files > 0 || !uploaded.skipped.isEmpty {
+                append(
+                    "[slipway] uploaded \(uploaded.files) output files (\(uploaded.bytes) bytes) as artifacts of run \(assignment.runId ?? "?")"
+                        + (uploaded.skipped.isEmpty ? "" : "; left out \(uploaded.skipped.count) links or files past the limits") + "\n", to: log)
+            }
+        } catch {
+            uploadProblem = "its output files could not be uploaded: \(error)"
+            append("[slipway] \(uploadProblem ?? "")\n", to: log)
+        }
         await flush(log, job: id)
-        if wasStopped(id) { return }  // cancelled or re-queued: the server already knows
+        if case .exited(0) = ending, limitHit == nil, let uploadProblem {
+            await report(assignment, .failed, uploadProblem)
+            return
+        }
         switch (ending, limitHit) {
         case (_, let reason?):
             await report(assignment, .failed, reason)

@@ -20,8 +20,10 @@ final class JobProcess: @unchecked Sendable {
 
     /// Starts `command` in `directory` with `environment`, writing stdout and stderr to `log`.
     init(command: String, directory: URL, environment: [String: String], log: URL) throws {
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let output = try FileHandle(forWritingTo: log)
+        // Appended to, never truncated: the agent's own lines (environment, code, inputs) are already there.
+        let descriptor = open(log.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: log.path]) }
+        let output = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
         process.currentDirectoryURL = directory
@@ -82,16 +84,20 @@ final class JobProcess: @unchecked Sendable {
         processes(inGroup: group).count
     }
 
+    /// Bytes in a memory page, and clock ticks in a second (the units of /proc's counters).
+    static let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
+    static let ticksPerSecond = max(1, Int64(sysconf(Int32(_SC_CLK_TCK))))
+
     /// The resident memory of every process in the group, in bytes (from /proc).
     static func residentBytes(ofGroup group: Int32) -> Int64 {
-        let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
-        return processes(inGroup: group).reduce(0) { $0 + $1.rssPages * page }
+        processes(inGroup: group).reduce(0) { $0 + $1.rssPages * pageSize }
     }
 
-    /// `(pid, resident pages)` of each process whose process group is `group`, read from `/proc/<pid>/stat`.
-    static func processes(inGroup group: Int32) -> [(pid: Int32, rssPages: Int64)] {
+    /// `(pid, resident pages, user and system CPU ticks)` of each process whose process group is `group`, read from
+    /// `/proc/<pid>/stat`.
+    static func processes(inGroup group: Int32) -> [(pid: Int32, rssPages: Int64, cpuTicks: Int64)] {
         guard group > 0, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var found: [(Int32, Int64)] = []
+        var found: [(Int32, Int64, Int64)] = []
         for entry in entries {
             guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
                 let close = stat.lastIndex(of: ")")
@@ -99,7 +105,8 @@ final class JobProcess: @unchecked Sendable {
             // After "pid (comm)": state ppid pgrp … ; rss is field 24 overall, the 22nd after the comm.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 21, let pgrp = Int32(fields[2]), pgrp == group, fields[0] != "Z" else { continue }
-            found.append((pid, Int64(fields[21]) ?? 0))
+            // utime and stime are fields 14 and 15 overall: the 12th and 13th after the comm.
+            found.append((pid, Int64(fields[21]) ?? 0, (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)))
         }
         return found
     }

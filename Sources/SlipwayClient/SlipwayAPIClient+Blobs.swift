@@ -49,6 +49,22 @@ extension SlipwayAPIClient {
         return try await execute(request, as: BlobReceipt.self)
     }
 
+    /// Uploads a file as an MLflow artifact at `artifactPath` (`EXPERIMENT/RUN/artifacts/…`), streamed from disk.
+    public func uploadArtifact(file: String, size: Int64, artifactPath: String) async throws {
+        let escaped = artifactPath.split(separator: "/").map { Self.segment(String($0)) }.joined(separator: "/")
+        var request = HTTPClientRequest(url: baseURL + "/api/2.0/mlflow-artifacts/artifacts/" + escaped)
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/octet-stream")
+        request.headers.add(name: "User-Agent", value: "slipway-agent")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .stream(FileUpload(path: file, progress: { _ in }), length: .known(size))
+        let response = try await http.execute(request, timeout: .hours(1))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status.code < 300 else {
+            throw Self.failure(status: Int(response.status.code), reason: response.status.reasonPhrase, body: Data(buffer: body))
+        }
+    }
+
     /// Downloads a response body into a file, streamed; `progress` is told the bytes received so far.
     public func download(_ path: String, to file: String, progress: @escaping @Sendable (Int64) -> Void = { _ in }) async throws {
         var request = HTTPClientRequest(url: baseURL + "/api/v1" + path)

@@ -240,7 +240,7 @@ struct DatasetCommand: AsyncParsableCommand {
             let path = try Path(path, allowVersion: true)
             try await runClient {
                 let pulled = try await VersionPull(client: try options.client(), path: path, layout: layout)
-                    .run(into: URL(fileURLWithPath: folder))
+                    .runShowingProgress(into: URL(fileURLWithPath: folder))
                 let (version, records) = (pulled.detail.version.number, pulled.detail.manifest.recordCount)
                 print("Pulled version \(version): \(records) records, \(pulled.files) files, into \(folder).")
             }

@@ -5,24 +5,32 @@ import SlipwayData
 import SlipwayDomain
 import ZIPFoundation
 
-/// The folder layouts a dataset's images are pushed from and pulled into.
-enum DatasetLayout: String, CaseIterable, ExpressibleByArgument {
-    /// `records.jsonl`, `data.csv` for tables, and `files/<path>`: Slipway's own format (pull only).
-    case records
-    /// One sub-folder per class (`cats/001.png`), or images directly in the folder for unlabeled data.
-    case imageFolder = "image_folder"
-    /// The images (`images/<path>` when pulled) and one COCO detection file (`annotations.json`).
-    case coco
-    /// `JPEGImages/<path>` and a Pascal VOC file per image (`Annotations/<id>.xml`).
-    case voc
+extension DatasetLayout: ExpressibleByArgument {}
 
-    /// What the layout is called in messages.
-    var title: String {
-        switch self {
-        case .records: "record"
-        case .imageFolder: "image"
-        case .coco: "COCO"
-        case .voc: "Pascal VOC"
+extension VersionPull {
+    /// A pull of the version `path` names (the latest when it names none).
+    init(client: SlipwayAPIClient, path: DatasetCommand.Path, layout: DatasetLayout) {
+        self.init(client: client, namespace: path.namespace, datasetAPI: path.api, version: path.version ?? "latest", layout: layout)
+    }
+
+    /// Pulls with a progress bar on standard error; a layout that cannot hold the version is a ``CLIError``.
+    func runShowingProgress(into root: URL) async throws -> Summary {
+        final class Holder: @unchecked Sendable {
+            let lock = NSLock()
+            var bar: ProgressBar?
+            func update(_ bytes: Int64) { lock.withLock { bar }?.update(bytes) }
+        }
+        let holder = Holder()
+        do {
+            let summary = try await run(
+                into: root,
+                starting: { files, bytes in
+                    if files > 0 { holder.lock.withLock { holder.bar = ProgressBar(label: "downloading \(files) files", total: bytes) } }
+                }, progress: { holder.update($0) })
+            holder.lock.withLock { holder.bar }?.finish()
+            return summary
+        } catch let error as DatasetPullError {
+            throw CLIError(error.description)
         }
     }
 }
@@ -205,156 +213,6 @@ struct LayoutReader {
     }
 }
 
-// MARK: - Writing a pulled version
-
-/// Where a version's files and annotation documents go in a layout, with every path checked to stay in the folder.
-struct LayoutPlan {
-    /// A record's file and the path it is written to, relative to the folder.
-    struct Placement {
-        var file: RecordFile
-        var target: String
-    }
-
-    /// The files to write (each target once).
-    var files: [Placement] = []
-    /// The annotation documents to write, by path relative to the folder.
-    var documents: [(target: String, contents: Data)] = []
-
-    /// The plan for `records` in `layout`; `classes` orders the COCO categories.
-    /// - Throws: `CLIError` when a path would leave the folder, a record without a file is asked for in an image
-    ///   layout, or two different files would land on the same path.
-    init(layout: DatasetLayout, records: [DatasetRecord], classes: [String]) throws {
-        var owners: [String: (sha256: String, record: String)] = [:]
-        func place(_ file: RecordFile, at target: String, for record: String) throws {
-            try Self.check(target, what: "the version names a file outside the folder (\(file.path))")
-            if let owner = owners[target] {
-                guard owner.sha256 != file.sha256 else { return }
-                throw CLIError("records '\(owner.record)' and '\(record)' would both be written to \(target); pull with --layout records")
-            }
-            owners[target] = (file.sha256, record)
-            files.append(Placement(file: file, target: target))
-        }
-        func imageFile(_ record: DatasetRecord) throws -> RecordFile {
-            guard let file = record.file else {
-                throw CLIError("record '\(record.id)' has no file, and the \(layout.rawValue) layout holds images; pull with --layout records")
-            }
-            try Self.check(file.path, what: "the version names a file outside the folder (\(file.path))")
-            return file
-        }
-
-        switch layout {
-        case .records:
-            for record in records {
-                if let file = record.file { try place(file, at: "files/" + file.path, for: record.id) }
-            }
-        case .imageFolder:
-            for record in records {
-                let file = try imageFile(record)
-                let name = file.path.split(separator: "/").last.map(String.init) ?? file.path
-                guard let label = record.classLabel else {
-                    try place(file, at: name, for: record.id)
-                    continue
-                }
-                guard !label.contains("/"), label != ".", label != ".." else {
-                    throw CLIError("the class '\(label)' of record '\(record.id)' cannot be a folder name; pull with --layout records")
-                }
-                try place(file, at: label + "/" + name, for: record.id)
-            }
-        case .coco:
-            for record in records {
-                let file = try imageFile(record)
-                try place(file, at: "images/" + file.path, for: record.id)
-            }
-            documents.append(("annotations.json", try Self.converted { try COCODetection.document(records: records, classes: classes) }))
-        case .voc:
-            for record in records {
-                let file = try imageFile(record)
-                try place(file, at: "JPEGImages/" + file.path, for: record.id)
-                let target = "Annotations/\(record.id).xml"
-                try Self.check(target, what: "the record id '\(record.id)' would leave the folder")
-                documents.append((target, try Self.converted { try PascalVOC.document(for: record) }))
-            }
-        }
-    }
-
-    private static func check(_ path: String, what: String) throws {
-        guard !path.split(separator: "/").contains(".."), !path.hasPrefix("/") else { throw CLIError("\(what); refusing to write it") }
-    }
-
-    private static func converted(_ body: () throws -> Data) throws -> Data {
-        do {
-            return try body()
-        } catch let error as DataImportError {
-            throw CLIError(error.description)
-        }
-    }
-}
-
-/// Downloads a version into a folder in one of the layouts. Files already there with the right content are not
-/// downloaded again; every file is checked against its SHA-256 as it arrives.
-struct VersionPull {
-    let client: SlipwayAPIClient
-    let path: DatasetCommand.Path
-    let layout: DatasetLayout
-
-    /// What was pulled.
-    struct Summary {
-        var detail: DatasetVersionDetail
-        var files: Int
-    }
-
-    func run(into root: URL) async throws -> Summary {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let detail = try await client.send(.GET, path.versionAPI, as: DatasetVersionDetail.self)
-        let versionAPI = path.api + "/versions/\(detail.version.number)"
-        // The records layout keeps records.jsonl; the others read it from a temporary file.
-        let recordsFile =
-            layout == .records
-            ? root.appendingPathComponent("records.jsonl").path
-            : FileManager.default.temporaryDirectory.appendingPathComponent("slipway-pull-\(UUID().uuidString).jsonl").path
-        defer { if layout != .records { try? FileManager.default.removeItem(atPath: recordsFile) } }
-        try await client.download(versionAPI + "/export?format=jsonl", to: recordsFile)
-        if layout == .records, detail.manifest.statistics.files == 0 {
-            try await client.download(versionAPI + "/export?format=csv", to: root.appendingPathComponent("data.csv").path)
-        }
-        var records: [DatasetRecord] = []
-        let decoder = RecordCoding.decoder()
-        let text = try String(contentsOfFile: recordsFile, encoding: .utf8)
-        for line in text.split(separator: "\n") {
-            records.append(try decoder.decode(DatasetRecord.self, from: Data(line.utf8)))
-        }
-
-        let plan = try LayoutPlan(layout: layout, records: records, classes: detail.manifest.schema.classes)
-        for (target, contents) in plan.documents {
-            let url = root.appendingPathComponent(target)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try contents.write(to: url, options: .atomic)
-        }
-        var needed: [LayoutPlan.Placement] = []
-        for placement in plan.files {
-            let target = root.appendingPathComponent(placement.target).path
-            if FileManager.default.fileExists(atPath: target), (try? FileDigest.of(path: target).sha256) == placement.file.sha256 { continue }
-            needed.append(placement)
-        }
-        let bar = ProgressBar(label: "downloading \(needed.count) of \(plan.files.count) files", total: needed.reduce(0) { $0 + $1.file.size })
-        let received = SentBytes()
-        for placement in needed {
-            let target = root.appendingPathComponent(placement.target)
-            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let this = SentBytes()
-            try await client.download("/namespaces/\(SlipwayAPIClient.segment(path.namespace))/blobs/\(placement.file.sha256)", to: target.path) {
-                bar.update(received.add(this.advance(to: $0)))
-            }
-            guard try FileDigest.of(path: target.path).sha256 == placement.file.sha256 else {
-                try? FileManager.default.removeItem(at: target)
-                throw CLIError("\(placement.file.path) arrived damaged (its SHA-256 differs); run the pull again")
-            }
-        }
-        if !needed.isEmpty { bar.finish() }
-        return Summary(detail: detail, files: plan.files.count)
-    }
-}
-
 /// Writes a version as a zip of an image folder (one sub-folder per class), the layout `push` reads from a zip.
 struct ImageFolderZipExport {
     let client: SlipwayAPIClient
@@ -364,7 +222,7 @@ struct ImageFolderZipExport {
     func write(to output: String) async throws -> VersionPull.Summary {
         let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: workspace) }
-        let summary = try await VersionPull(client: client, path: path, layout: .imageFolder).run(into: workspace)
+        let summary = try await VersionPull(client: client, path: path, layout: .imageFolder).runShowingProgress(into: workspace)
         let top = try FileManager.default.contentsOfDirectory(atPath: workspace.path)
         var isDirectory: ObjCBool = false
         if top.count == 1, FileManager.default.fileExists(atPath: workspace.appendingPathComponent(top[0]).path, isDirectory: &isDirectory),

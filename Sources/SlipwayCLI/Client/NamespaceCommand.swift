@@ -118,11 +118,12 @@ struct NamespaceCommand: AsyncParsableCommand {
 
     struct QuotaCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "quota", abstract: "Show a namespace's quota, or set it (administrators) with --cpu/--memory-gb/--gpu.")
+            commandName: "quota", abstract: "Show a namespace's quota, or set it (administrators) with --cpu/--memory-gb/--gpu/--weight.")
         @Argument var namespace: String
         @Option(help: "CPU cores; 'unlimited' to clear.") var cpu: String?
         @Option(name: .customLong("memory-gb"), help: "Memory in GiB; 'unlimited' to clear.") var memoryGB: String?
         @Option(help: "GPUs; 'unlimited' to clear.") var gpu: String?
+        @Option(help: "Weight in fair sharing (default 1): weight 2 is entitled to twice the share of weight 1.") var weight: Double?
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
@@ -130,7 +131,8 @@ struct NamespaceCommand: AsyncParsableCommand {
                 let client = try options.client()
                 let path = "/namespaces/\(SlipwayAPIClient.segment(namespace))/quota"
                 var quota = try await client.send(.GET, path, as: Quota.self)
-                if cpu != nil || memoryGB != nil || gpu != nil {
+                if cpu != nil || memoryGB != nil || gpu != nil || weight != nil {
+                    if let weight { quota.weight = weight }
                     if let cpu { quota.cpu = try Self.parse(cpu, "--cpu") }
                     if let memoryGB { quota.memoryBytes = try Self.parse(memoryGB, "--memory-gb").map { Int64($0 * 1_073_741_824) } }
                     if let gpu { quota.gpu = try Self.parse(gpu, "--gpu").map { Int($0) } }
@@ -138,8 +140,8 @@ struct NamespaceCommand: AsyncParsableCommand {
                 }
                 func show<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "unlimited" }
                 try options.print(
-                    quota, headers: ["CPU", "MEMORY (GiB)", "GPU"],
-                    rows: [[show(quota.cpu), show(quota.memoryBytes.map { Double($0) / 1_073_741_824 }), show(quota.gpu)]])
+                    quota, headers: ["CPU", "MEMORY (GiB)", "GPU", "WEIGHT"],
+                    rows: [[show(quota.cpu), show(quota.memoryBytes.map { Double($0) / 1_073_741_824 }), show(quota.gpu), String(quota.weight ?? 1)]])
             }
         }
 

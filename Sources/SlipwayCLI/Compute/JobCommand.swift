@@ -12,21 +12,34 @@ struct JobCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Submit a job to a project.",
             discussion: """
-                Either give a spec file (JSON: name, command, resources {cpu, memory_bytes, gpu}, environment {python, \
-                requirements}, priority, max_runtime_seconds, env) or the command and options:
-                  slipway job submit team/vision --name train --cpu 2 --memory 4GiB -- python train.py
+                Either give a spec file (YAML or JSON; see docs/compute.md) or the command and options:
+                  slipway job submit team/vision --name train --cpu 2 --memory 4GiB --code . \\
+                    --input train=flowers@3 --requirement scikit-learn -- python train.py
+                --code packs the folder (leaving out .git, virtualenvs, caches and what .slipwayignore lists) into a \
+                content-addressed archive and uploads it unless the namespace has it already; the job starts in it.
+                Each --input NAME=DATASET[@VERSION][:LAYOUT] is pulled into inputs/NAME, its path in SLIPWAY_INPUT_NAME.
+                The job is recorded as an MLflow run (MLFLOW_RUN_ID is set); files it writes to $SLIPWAY_OUTPUT_DIR \
+                become the run's artifacts.
                 """)
         @Argument(help: "NAMESPACE/PROJECT") var project: String
-        @Option(name: .customLong("file"), help: "A JSON job spec.") var file: String?
+        @Option(name: .customLong("file"), help: "A job spec, YAML or JSON; options given as well override it.") var file: String?
         @Option(help: "The job's name.") var name: String?
-        @Option(help: "CPU cores (default 1).") var cpu: Double = 1
-        @Option(help: "Memory, e.g. 512MiB or 4GiB (default 1GiB); the job is stopped above it.") var memory: String = "1GiB"
-        @Option(help: "Whole GPUs (default 0).") var gpu: Int = 0
+        @Option(help: "CPU cores (default 1).") var cpu: Double?
+        @Option(help: "Memory, e.g. 512MiB or 4GiB (default 1GiB); the job is stopped above it.") var memory: String?
+        @Option(help: "Whole GPUs (default 0).") var gpu: Int?
         @Option(help: "Stop and fail the job after this many seconds.") var maxRuntime: Int?
         @Option(help: "Higher runs first.") var priority: Int?
         @Option(name: .customLong("requirement"), help: "A pip requirement; repeat for more (the job runs in a cached virtualenv).")
         var requirements: [String] = []
         @Option(help: "The interpreter the virtualenv is made from (default python3).") var python: String?
+        @Option(help: "A container image to run the command in (the node needs docker or podman).") var image: String?
+        @Option(help: "A folder to pack and upload as the job's code.") var code: String?
+        @Option(name: .customLong("input"), help: "NAME=DATASET[@VERSION][:LAYOUT], DATASET being NAME or PROJECT/NAME; repeat for more.")
+        var inputs: [String] = []
+        @Option(name: .customLong("selector"), help: "KEY=VALUE: run only on nodes with this label; repeat for more.")
+        var selectors: [String] = []
+        @Option(help: "The MLflow experiment of the job's run (default: the job's name).") var experiment: String?
+        @Option(name: .customLong("env"), help: "KEY=VALUE: an environment variable for the job; repeat for more.") var env: [String] = []
         @Flag(help: "Follow the job's log until it ends.") var follow = false
         @OptionGroup var options: ClientOptions
         @Argument(parsing: .postTerminator, help: "The command, after --.") var command: [String] = []
@@ -35,17 +48,52 @@ struct JobCommand: AsyncParsableCommand {
             try await runClient {
                 let (namespace, projectName) = try splitProjectPath(project)
                 var spec: JobSpec
+                var codeFolder = code
                 if let file {
-                    spec = try APICoding.decoder().decode(JobSpec.self, from: try Data(contentsOf: URL(fileURLWithPath: file)))
+                    let url = URL(fileURLWithPath: file)
+                    let loaded: (spec: JobSpec, codeFolder: String?)
+                    do {
+                        loaded = try JobSpecFile.load(url)
+                    } catch let error as JobSpecError {
+                        throw CLIError(error.description)
+                    }
+                    spec = loaded.spec
+                    if codeFolder == nil, let folder = loaded.codeFolder {
+                        codeFolder = folder.hasPrefix("/") ? folder : url.deletingLastPathComponent().appendingPathComponent(folder).path
+                    }
                 } else {
                     guard !command.isEmpty else { throw ValidationError("give the command after -- (or a spec with --file)") }
-                    guard let bytes = parseBytes(memory) else { throw ValidationError("--memory must look like 512MiB, 4GiB or a number of bytes") }
-                    spec = JobSpec(
-                        name: name ?? "job", command: command.joined(separator: " "),
-                        environment: requirements.isEmpty && python == nil ? nil : JobEnvironment(python: python, requirements: requirements),
-                        resources: ComputeResources(cpu: cpu, memoryBytes: bytes, gpu: gpu), priority: priority, maxRuntimeSeconds: maxRuntime)
+                    spec = JobSpec(name: "job", command: "", resources: ComputeResources(cpu: 1, memoryBytes: 1 << 30, gpu: 0))
                 }
+                if !command.isEmpty { spec.command = command.joined(separator: " ") }
+                if let name { spec.name = name }
+                if let cpu { spec.resources.cpu = cpu }
+                if let memory {
+                    guard let bytes = parseBytes(memory) else { throw ValidationError("--memory must look like 512MiB, 4GiB or a number of bytes") }
+                    spec.resources.memoryBytes = bytes
+                }
+                if let gpu { spec.resources.gpu = gpu }
+                if let maxRuntime { spec.maxRuntimeSeconds = maxRuntime }
+                if let priority { spec.priority = priority }
+                if !requirements.isEmpty || python != nil || image != nil {
+                    var environment = spec.environment ?? JobEnvironment()
+                    if !requirements.isEmpty { environment.requirements = requirements }
+                    if let python { environment.python = python }
+                    if let image { environment.image = image }
+                    spec.environment = environment
+                }
+                for text in inputs { spec.inputs = (spec.inputs ?? []) + [try Self.input(text)] }
+                for text in selectors {
+                    let (key, value) = try Self.pair(text, "--selector")
+                    spec.nodeSelector = (spec.nodeSelector ?? [:]).merging([key: value]) { $1 }
+                }
+                for text in env {
+                    let (key, value) = try Self.pair(text, "--env")
+                    spec.env = (spec.env ?? [:]).merging([key: value]) { $1 }
+                }
+                if let experiment { spec.experiment = experiment }
                 let client = try options.client()
+                if let codeFolder { spec.code = try await Self.upload(code: codeFolder, namespace: namespace, client: client) }
                 let job = try await client.send(
                     .POST, "/namespaces/\(SlipwayAPIClient.segment(namespace))/projects/\(SlipwayAPIClient.segment(projectName))/jobs",
                     body: spec, as: Job.self)
@@ -54,8 +102,61 @@ struct JobCommand: AsyncParsableCommand {
                     return
                 }
                 print("Submitted job \(job.id.uuidString.lowercased()) (\(job.spec.name)), \(job.state.rawValue).")
+                if let run = job.runId { print("Its run: \(run) (experiment \(job.experimentId ?? "?")).") }
                 if follow { try await Logs.follow(client, job.id.uuidString.lowercased()) }
             }
+        }
+
+        /// Packs `folder` and uploads the archive unless the namespace holds it already.
+        static func upload(code folder: String, namespace: String, client: SlipwayAPIClient) async throws -> CodeSnapshot {
+            let packed: CodeArchive.Packed
+            do {
+                packed = try CodeArchive.pack(URL(fileURLWithPath: folder))
+            } catch let error as CodeArchiveError {
+                throw CLIError(error.description)
+            }
+            defer { try? FileManager.default.removeItem(at: packed.file) }
+            for link in packed.skippedLinks.prefix(5) {
+                FileHandle.standardError.write(Data("warning: \(link) is a symbolic link; code archives hold files only, so it is left out\n".utf8))
+            }
+            let digest = packed.digest
+            let short = digest.sha256.prefix(12)
+            if try await client.missingBlobs([digest.sha256], namespace: namespace).isEmpty {
+                FileHandle.standardError.write(Data("code \(short): \(packed.files) files, already uploaded\n".utf8))
+            } else {
+                let bar = ProgressBar(label: "uploading code \(short) (\(packed.files) files)", total: digest.size)
+                _ = try await client.uploadBlob(path: packed.file.path, digest: digest, namespace: namespace) { bar.update($0) }
+                bar.finish()
+            }
+            return CodeSnapshot(sha256: digest.sha256, sizeBytes: digest.size, files: packed.files)
+        }
+
+        /// `NAME=DATASET[@VERSION][:LAYOUT]`.
+        static func input(_ text: String) throws -> JobDatasetInput {
+            let (name, rest) = try pair(text, "--input")
+            var dataset = rest
+            var layout: String?
+            if let colon = dataset.lastIndex(of: ":") {
+                layout = String(dataset[dataset.index(after: colon)...])
+                dataset = String(dataset[..<colon])
+            }
+            var version: Int?
+            if let at = dataset.lastIndex(of: "@") {
+                let number = String(dataset[dataset.index(after: at)...])
+                if number != "latest" {
+                    guard let value = Int(number) else { throw ValidationError("--input \(text): the version after @ must be a number") }
+                    version = value
+                }
+                dataset = String(dataset[..<at])
+            }
+            return JobDatasetInput(name: name, dataset: dataset, version: version, layout: layout)
+        }
+
+        static func pair(_ text: String, _ flag: String) throws -> (String, String) {
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw ValidationError("\(flag) takes KEY=VALUE, not '\(text)'")
+            }
+            return (String(text[..<equals]), String(text[text.index(after: equals)...]))
         }
     }
 
@@ -143,18 +244,4 @@ struct JobCommand: AsyncParsableCommand {
             }
         }
     }
-}
-
-/// `512MiB`, `4GiB`, `2G`, `1000000` → bytes.
-func parseBytes(_ text: String) -> Int64? {
-    let units: [(String, Int64)] = [
-        ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10),
-        ("B", 1),
-    ]
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
-    for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-        guard let number = Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), number > 0 else { return nil }
-        return Int64(number * Double(scale))
-    }
-    return Int64(trimmed)
 }

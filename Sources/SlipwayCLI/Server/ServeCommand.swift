@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import SlipwayData
+import SlipwayScheduling
 import SlipwayServer
 
 /// `slipway serve`: runs the platform (API, web UI) on this machine.
@@ -17,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
             Environment: SLIPWAY_HOST, SLIPWAY_PORT, SLIPWAY_DATA_DIR, SLIPWAY_DATABASE_URL, SLIPWAY_ADMIN_PASSWORD,
             SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL, SLIPWAY_ARCHIVE_MAX_BYTES,
             SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO, SLIPWAY_EMBEDDED_AGENT, SLIPWAY_NODE_LOST_AFTER,
-            SLIPWAY_HEARTBEAT_SECONDS.
+            SLIPWAY_HEARTBEAT_SECONDS, SLIPWAY_SCHEDULER_POLICY (drf or fifo), SLIPWAY_SCHEDULER_STARVATION_SECONDS, SLIPWAY_JOB_LOG_LIMIT.
             """
     )
 
@@ -52,6 +53,25 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("SLIPWAY_NODE_LOST_AFTER must be a number of seconds, 1 or more")
             }
             configuration.nodeLostAfterSeconds = value
+        }
+        if let text = env("SLIPWAY_SCHEDULER_POLICY") {
+            do {
+                configuration.schedulerPolicy = try SchedulingPolicyName(parsing: text)
+            } catch {
+                throw ValidationError("SLIPWAY_SCHEDULER_POLICY: \(error)")
+            }
+        }
+        if let text = env("SLIPWAY_JOB_LOG_LIMIT") {
+            guard let value = Int64(text), value >= 1024 else {
+                throw ValidationError("SLIPWAY_JOB_LOG_LIMIT must be a number of characters, 1024 or more")
+            }
+            configuration.jobLogLimit = value
+        }
+        if let text = env("SLIPWAY_SCHEDULER_STARVATION_SECONDS") {
+            guard let value = Double(text), value >= 0 else {
+                throw ValidationError("SLIPWAY_SCHEDULER_STARVATION_SECONDS must be a number of seconds, 0 or more")
+            }
+            configuration.schedulingOptions.starvationBound = value
         }
         if let text = env("SLIPWAY_HEARTBEAT_SECONDS") {
             guard let value = Double(text), value > 0, value <= 60 else { throw ValidationError("SLIPWAY_HEARTBEAT_SECONDS must be from 0 to 60") }

@@ -12,13 +12,16 @@ public struct TarEntry: Sendable, Hashable {
     public var size: Int64
     /// A link's target (a pax `linkpath`, a GNU long link name or the `linkname` field); empty for other entries.
     public var linkTarget: String
+    /// The permission bits (`0o755`), when the header's mode field is readable.
+    public var mode: Int?
 
-    public init(path: String, kind: ArchivePolicy.EntryKind, typeFlag: UInt8, size: Int64, linkTarget: String = "") {
+    public init(path: String, kind: ArchivePolicy.EntryKind, typeFlag: UInt8, size: Int64, linkTarget: String = "", mode: Int? = nil) {
         self.path = path
         self.kind = kind
         self.typeFlag = typeFlag
         self.size = size
         self.linkTarget = linkTarget
+        self.mode = mode
     }
 }
 
@@ -211,7 +214,7 @@ public struct TarReader {
         let size = carriesNoContent ? 0 : (paxSize ?? declaredSize)
         let entry = TarEntry(
             path: paxPath ?? longName ?? path, kind: kind, typeFlag: type, size: size,
-            linkTarget: paxLinkPath ?? longLinkName ?? Self.string(block[157..<257]))
+            linkTarget: paxLinkPath ?? longLinkName ?? Self.string(block[157..<257]), mode: Self.octal(block[100..<108]).map { Int($0 & 0o7777) })
         (longName, longLinkName, paxPath, paxSize, paxLinkPath) = (nil, nil, nil, nil, nil)
         lastPath = entry.path
         currentPath = entry.path

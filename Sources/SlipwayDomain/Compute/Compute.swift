@@ -82,17 +82,73 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
     public var isPlaced: Bool { [.scheduled, .preparing, .running].contains(self) }
 }
 
-/// The Python environment a job runs in: a virtual environment built from `requirements` and cached by
-/// their hash on each node.
+/// What a job runs in: a Python virtual environment built from `requirements` and cached by their hash on
+/// each node, or a container image run through docker or podman.
 public struct JobEnvironment: Codable, Sendable, Hashable {
     /// `python3`, `python3.11`, …: the interpreter the environment is made from.
     public var python: String?
     /// pip requirement lines.
     public var requirements: [String]
+    /// A container image (`python:3.11-slim`, `registry.local/team/train:4`) to run the command in, instead of a
+    /// virtual environment. The node needs docker or podman.
+    public var image: String?
 
-    public init(python: String? = nil, requirements: [String] = []) {
+    public init(python: String? = nil, requirements: [String] = [], image: String? = nil) {
         self.python = python
         self.requirements = requirements
+        self.image = image
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case python, requirements, image
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        python = try container.decodeIfPresent(String.self, forKey: .python)
+        requirements = try container.decodeIfPresent([String].self, forKey: .requirements) ?? []
+        image = try container.decodeIfPresent(String.self, forKey: .image)
+    }
+}
+
+/// A job's code: a folder the CLI packed into a tar archive and uploaded as a blob of the namespace, named by
+/// its SHA-256. The agent unpacks it into the job's working directory.
+public struct CodeSnapshot: Codable, Sendable, Hashable {
+    /// The archive's SHA-256, lowercase hex.
+    public var sha256: String
+    public var sizeBytes: Int64
+    /// How many files it holds.
+    public var files: Int?
+
+    public init(sha256: String, sizeBytes: Int64, files: Int? = nil) {
+        self.sha256 = sha256
+        self.sizeBytes = sizeBytes
+        self.files = files
+    }
+}
+
+/// A dataset version a job reads: materialized under `inputs/<name>` in the job's working directory, with its
+/// path in `SLIPWAY_INPUT_<NAME>` (the name upper-cased, `-` as `_`).
+public struct JobDatasetInput: Codable, Sendable, Hashable {
+    /// What the job calls it: the folder name and the environment variable's suffix.
+    public var name: String
+    /// `DATASET` in the job's project, or `PROJECT/DATASET` in its namespace.
+    public var dataset: String
+    /// The version number; the latest committed version at submission when omitted (the job records which).
+    public var version: Int?
+    /// `records` (the default), `image_folder`, `coco` or `voc`, as `slipway dataset pull --layout` writes them.
+    public var layout: String?
+
+    public init(name: String, dataset: String, version: Int? = nil, layout: String? = nil) {
+        self.name = name
+        self.dataset = dataset
+        self.version = version
+        self.layout = layout
+    }
+
+    /// The environment variable holding the input's path.
+    public var environmentVariable: String {
+        "SLIPWAY_INPUT_" + name.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 }
 
@@ -109,10 +165,20 @@ public struct JobSpec: Codable, Sendable, Hashable {
     public var maxRuntimeSeconds: Int?
     /// Extra environment variables.
     public var env: [String: String]?
+    /// The code unpacked into the working directory before the command runs.
+    public var code: CodeSnapshot?
+    /// Dataset versions materialized for the job.
+    public var inputs: [JobDatasetInput]?
+    /// Labels a node must carry, all of them, to take the job (`gpu.model: A100`).
+    public var nodeSelector: [String: String]?
+    /// The MLflow experiment the job's run goes to, `NAMESPACE/PROJECT/NAME` or just `NAME` in the job's project;
+    /// the job's name when omitted.
+    public var experiment: String?
 
     public init(
         name: String, command: String, environment: JobEnvironment? = nil, resources: ComputeResources, priority: Int? = nil,
-        maxRuntimeSeconds: Int? = nil, env: [String: String]? = nil
+        maxRuntimeSeconds: Int? = nil, env: [String: String]? = nil, code: CodeSnapshot? = nil, inputs: [JobDatasetInput]? = nil,
+        nodeSelector: [String: String]? = nil, experiment: String? = nil
     ) {
         self.name = name
         self.command = command
@@ -121,6 +187,10 @@ public struct JobSpec: Codable, Sendable, Hashable {
         self.priority = priority
         self.maxRuntimeSeconds = maxRuntimeSeconds
         self.env = env
+        self.code = code
+        self.inputs = inputs
+        self.nodeSelector = nodeSelector
+        self.experiment = experiment
     }
 }
 
@@ -144,11 +214,18 @@ public struct Job: Codable, Sendable, Hashable {
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// The MLflow run that records the job: its parameters, metrics, artifacts (the output folder) and lineage.
+    public var runId: String?
+    /// The run's experiment.
+    public var experimentId: String?
 
     public init(
         id: UUID, namespace: String, project: String, spec: JobSpec, state: JobState, reason: String, attempts: Int, maxAttempts: Int,
-        node: String?, gpuDevices: [Int], exitCode: Int?, createdBy: String, createdAt: Date, startedAt: Date?, finishedAt: Date?
+        node: String?, gpuDevices: [Int], exitCode: Int?, createdBy: String, createdAt: Date, startedAt: Date?, finishedAt: Date?,
+        runId: String? = nil, experimentId: String? = nil
     ) {
+        self.runId = runId
+        self.experimentId = experimentId
         self.id = id
         self.namespace = namespace
         self.project = project
@@ -201,14 +278,27 @@ public struct JobAssignment: Codable, Sendable, Hashable {
     public var gpuDevices: [Int]
     public var namespace: String
     public var project: String
+    /// A token for this attempt only, acting as a developer of the job's namespace and nothing else, valid while
+    /// the attempt holds its node: the job uses it for MLflow (`MLFLOW_TRACKING_TOKEN`) and the agent to fetch the
+    /// code and inputs and upload the outputs. Sent only with the heartbeat that hands the job over.
+    public var token: String?
+    /// The job's MLflow run and experiment.
+    public var runId: String?
+    public var experimentId: String?
 
-    public init(jobId: UUID, attempt: Int, spec: JobSpec, gpuDevices: [Int], namespace: String, project: String) {
+    public init(
+        jobId: UUID, attempt: Int, spec: JobSpec, gpuDevices: [Int], namespace: String, project: String, token: String? = nil,
+        runId: String? = nil, experimentId: String? = nil
+    ) {
         self.jobId = jobId
         self.attempt = attempt
         self.spec = spec
         self.gpuDevices = gpuDevices
         self.namespace = namespace
         self.project = project
+        self.token = token
+        self.runId = runId
+        self.experimentId = experimentId
     }
 }
 

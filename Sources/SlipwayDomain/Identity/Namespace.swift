@@ -60,11 +60,15 @@ public struct Quota: Codable, Sendable, Hashable {
     public var memoryBytes: Int64?
     /// Whole GPUs.
     public var gpu: Int?
+    /// The namespace's weight in fair sharing: a namespace of weight 2 is entitled to twice the dominant share of
+    /// one of weight 1 (the default).
+    public var weight: Double?
 
-    public init(cpu: Double? = nil, memoryBytes: Int64? = nil, gpu: Int? = nil) {
+    public init(cpu: Double? = nil, memoryBytes: Int64? = nil, gpu: Int? = nil, weight: Double? = nil) {
         self.cpu = cpu
         self.memoryBytes = memoryBytes
         self.gpu = gpu
+        self.weight = weight
     }
 
     /// No limits.

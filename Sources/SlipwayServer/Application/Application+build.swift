@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SlipwayDomain
+import SlipwayScheduling
 import SlipwayStore
 
 /// Builds the HTTP application `slipway serve` runs: the router over an opened platform, plus the services
@@ -26,7 +27,9 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     let listening = ListeningPort()
     var services: [any Service] = [
         DatabaseService(database: platform.database, logger: logger),
-        SchedulingService(store: platform.store, logger: logger, now: platform.now, lostAfter: configuration.nodeLostAfterSeconds),
+        SchedulingService(
+            store: platform.store, logger: logger, now: platform.now,
+            policy: configuration.schedulerPolicy.makePolicy(configuration.schedulingOptions), lostAfter: configuration.nodeLostAfterSeconds),
     ]
     if configuration.embeddedAgent { services.append(EmbeddedAgentService(platform: platform, port: listening, logger: logger)) }
     return Application(
@@ -84,10 +87,16 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     DraftController(datasets: datasets).register(on: api)
     GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
         .register(on: api)
-    JobController(store: store, access: access, now: platform.now).register(on: api)
-    NodeController(store: store, access: access).register(on: api)
+    let jobRuns = JobRuns(store: store, logger: platform.logger)
+    let jobs = JobController(store: store, access: access, runs: jobRuns, now: platform.now)
+    jobs.register(on: api)
+    let nodes = NodeController(store: store, access: access)
+    nodes.register(on: api)
     // Agents authenticate with their own tokens, so their routes sit beside the user API, not inside it.
-    AgentController(store: store, now: platform.now, heartbeatSeconds: platform.configuration.heartbeatSeconds).register(
+    AgentController(
+        store: store, runs: jobRuns, now: platform.now, heartbeatSeconds: platform.configuration.heartbeatSeconds,
+        logLimit: platform.configuration.jobLogLimit
+    ).register(
         on: router.group("api/v1/agents")
             .add(middleware: APIErrorMiddleware())
             .add(middleware: BodyLimitMiddleware(maxBytes: max(platform.configuration.maxBodyBytes, AgentController.maxLogChunk))))

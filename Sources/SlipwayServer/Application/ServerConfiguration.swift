@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SlipwayData
+import SlipwayScheduling
 
 /// Everything `slipway serve` needs to start, read from flags and `SLIPWAY_*` environment variables.
 public struct ServerConfiguration: Sendable {
@@ -32,6 +33,12 @@ public struct ServerConfiguration: Sendable {
     public var nodeLostAfterSeconds: Double = 15
     /// Whether `slipway serve` runs an agent in-process, making this machine a node.
     public var embeddedAgent = true
+    /// The most characters of one job's log the server keeps (`SLIPWAY_JOB_LOG_LIMIT`, default 64 Mi).
+    public var jobLogLimit: Int64 = 64 << 20
+    /// How queued jobs are placed: dominant resource fairness across namespaces (the default) or FIFO.
+    public var schedulerPolicy: SchedulingPolicyName = .drf
+    /// Fair sharing's protection against starvation: how long a job waits before room is reserved for it.
+    public var schedulingOptions = SchedulingOptions(starvationBound: 600)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL = URL(fileURLWithPath: "slipway-data"),

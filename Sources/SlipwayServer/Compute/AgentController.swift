@@ -10,8 +10,11 @@ import SlipwayStore
 /// Agent tokens are not user tokens: these routes sit outside the user authentication middleware.
 struct AgentController: Sendable {
     let store: MetadataStore
+    let runs: JobRuns
     let now: @Sendable () -> Date
     let heartbeatSeconds: Double
+    /// The most characters of a job's log the server keeps.
+    var logLimit: Int64 = 64 << 20
 
     /// The largest log chunk one request may append.
     static let maxLogChunk = 1 << 20
@@ -68,7 +71,17 @@ struct AgentController: Sendable {
         try await store.compute.heartbeat(nodeID: node.id, usage: body.usage, at: now())
         let stop = try await store.compute.stale(body.running, nodeID: node.id)
         let running = Set(body.running.map(\.jobId))
-        let start = try await store.compute.assignments(nodeID: node.id).filter { !running.contains($0.jobId) }
+        // Each attempt handed over gets a fresh token; one the agent already runs keeps the token it was given.
+        var start: [JobAssignment] = []
+        for var assignment in try await store.compute.assignments(nodeID: node.id) where !running.contains(assignment.jobId) {
+            let token = SecretGenerator.jobTokenSecret()
+            guard
+                try await store.compute.issueToken(
+                    jobID: assignment.jobId, attempt: assignment.attempt, secretHash: SecretGenerator.digest(token))
+            else { continue }
+            assignment.token = token
+            start.append(assignment)
+        }
         return AgentInstructions(start: start, stop: stop)
     }
 
@@ -79,7 +92,9 @@ struct AgentController: Sendable {
         let body = try await request.decodeJSON(JobStateReport.self, context: context)
         if let reason = body.reason { try validText(reason, field: "reason", limit: 2000) }
         do {
-            return try await store.compute.report(jobID: id, nodeID: node.id, body, at: now())
+            let job = try await store.compute.report(jobID: id, nodeID: node.id, body, at: now())
+            await runs.follow(job, at: now())
+            return job
         } catch let error as StoreError where error.isConflict {
             throw APIError.conflict(error.code, error.description)
         } catch let error as StoreError where error.isNotFound {
@@ -98,7 +113,7 @@ struct AgentController: Sendable {
         let body = try await request.body.collect(upTo: Self.maxLogChunk)
         let chunk = String(decoding: body.readableBytesView, as: UTF8.self).replacingOccurrences(of: "\0", with: "")
         guard !chunk.isEmpty else { return Response(status: .noContent) }
-        let length = try await store.compute.appendLog(jobID: id, chunk)
+        let length = try await store.compute.appendLog(jobID: id, chunk, limit: logLimit)
         return Response(status: .noContent, headers: [HTTPField.Name("Slipway-Log-Offset")!: String(length)])
     }
 }

@@ -18,6 +18,7 @@ extension AgentInstructions: ResponseEncodable {}
 struct JobController: Sendable {
     let store: MetadataStore
     let access: AccessPolicy
+    let runs: JobRuns
     let now: @Sendable () -> Date
 
     /// How many attempts a job gets when nodes are lost under it.
@@ -34,17 +35,79 @@ struct JobController: Sendable {
 
     @Sendable func submit(_ request: Request, context: AppRequestContext) async throws -> Created<Job> {
         let (namespace, project) = try await access.project(context, requires: .developer)
-        let spec = try Self.validated(try await request.decodeJSON(JobSpec.self, context: context))
+        var spec = try Self.validated(try await request.decodeJSON(JobSpec.self, context: context))
         let quota = try await store.namespaces.quota(of: namespace.namespace)
         if let problem = Self.exceeds(spec.resources, quota) {
             throw APIError.badRequest("exceeds_quota", "the job asks for more than namespace '\(namespace.namespace.name)' may ever use: \(problem)")
         }
-        let job = Job(
+        if let code = spec.code,
+            try await !store.blobReferences.held([code.sha256], namespaceID: namespace.namespace.id).contains(code.sha256)
+        {
+            throw APIError.badRequest(
+                "code_missing", "the code archive \(code.sha256.prefix(12)) is not in namespace '\(namespace.namespace.name)'; upload it first")
+        }
+        let inputs = try await resolve(spec.inputs ?? [], in: namespace, project: project)
+        if !inputs.isEmpty { spec.inputs = inputs.map(\.input) }
+        _ = try JobRuns.experimentName(spec, namespace: namespace.namespace.name.value, project: project.name.value)
+        var job = Job(
             id: UUID(), namespace: namespace.namespace.name.value, project: project.name.value, spec: spec, state: .queued,
             reason: "submitted by \(namespace.caller.user.username)", attempts: 0, maxAttempts: Self.maxAttempts, node: nil, gpuDevices: [],
             exitCode: nil, createdBy: namespace.caller.user.username.value, createdAt: now(), startedAt: nil, finishedAt: nil)
-        try await store.compute.createJob(job, namespaceID: namespace.namespace.id, projectID: project.id, by: namespace.caller.auditActor)
+        let (runID, experimentID) = try await runs.createRun(for: job, in: project, inputs: inputs, by: namespace.caller.auditActor)
+        job.runId = runID
+        job.experimentId = experimentID
+        do {
+            try await store.compute.createJob(job, namespaceID: namespace.namespace.id, projectID: project.id, by: namespace.caller.auditActor)
+        } catch {
+            try? await store.tracking.setRunLifecycle(id: runID, .deleted)
+            throw error
+        }
         return Created(value: job)
+    }
+
+    /// Each input's dataset version: the one named, or the latest committed one, which must be readable.
+    /// - Throws: 400 `invalid_field` or 404 naming the input.
+    func resolve(_ inputs: [JobDatasetInput], in namespace: NamespaceAccess, project: Project) async throws -> [JobRuns.ResolvedInput] {
+        var resolved: [JobRuns.ResolvedInput] = []
+        for var input in inputs {
+            let parts = input.dataset.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
+                throw APIError.invalidField("inputs.dataset", "'\(input.dataset.prefix(80))' must be DATASET or PROJECT/DATASET")
+            }
+            var home = project
+            if parts.count == 2 {
+                guard let other = try await store.projects.project(named: parts[0], in: namespace.namespace) else {
+                    throw APIError.notFound("project '\(namespace.namespace.name)/\(parts[0].prefix(80))' does not exist")
+                }
+                home = other
+            }
+            guard let dataset = try await store.datasets.dataset(named: parts[parts.count - 1], in: home) else {
+                throw APIError.notFound("dataset '\(home.name)/\(parts[parts.count - 1].prefix(80))' does not exist")
+            }
+            let number: Int
+            if let wanted = input.version {
+                number = wanted
+            } else {
+                guard let latest = try await store.datasets.versions(of: dataset).filter({ $0.state == .committed }).map(\.number).max() else {
+                    throw APIError.badRequest("no_version", "dataset '\(home.name)/\(dataset.name)' has no committed version to read")
+                }
+                number = latest
+            }
+            guard let stored = try await store.datasets.version(number, of: dataset) else {
+                throw APIError.notFound("dataset '\(home.name)/\(dataset.name)' has no version \(number)")
+            }
+            guard stored.version.state == .committed || stored.version.state == .deprecated else {
+                throw APIError.badRequest(
+                    "version_unavailable",
+                    "version \(number) of '\(home.name)/\(dataset.name)' is \(stored.version.state.rawValue); jobs cannot read it")
+            }
+            input.version = number
+            resolved.append(
+                JobRuns.ResolvedInput(
+                    input: input, source: "\(namespace.namespace.name)/\(home.name)/\(dataset.name)@\(number)",
+                    manifestDigest: JobRuns.digest(stored.manifestJSON)))
+        }
+        return resolved
     }
 
     /// What in `resources` is beyond `quota`, for people; nil when it fits.
@@ -88,6 +151,36 @@ struct JobController: Sendable {
                 throw APIError.invalidField("environment.requirements", "must be at most 500 pip requirement lines of at most 500 characters")
             }
         }
+        if let image = spec.environment?.image {
+            guard image.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._\-\/:@]{0,254}/) != nil else {
+                throw APIError.invalidField("environment.image", "must be a container image reference such as python:3.11-slim")
+            }
+            guard spec.environment?.requirements.isEmpty ?? true, spec.environment?.python == nil else {
+                throw APIError.invalidField(
+                    "environment", "give either an image or a Python version with requirements, not both; build the requirements into the image")
+            }
+        }
+        if let code = spec.code {
+            guard code.sha256.wholeMatch(of: /[0-9a-f]{64}/) != nil, code.sizeBytes > 0 else {
+                throw APIError.invalidField("code", "must name the code archive by its SHA-256 (64 lowercase hex digits) and size")
+            }
+        }
+        var inputNames = Set<String>()
+        for input in spec.inputs ?? [] {
+            guard input.name.wholeMatch(of: /[A-Za-z][A-Za-z0-9_\-]{0,63}/) != nil, inputNames.insert(input.name.lowercased()).inserted else {
+                throw APIError.invalidField("inputs.name", "'\(input.name.prefix(80))' must be a distinct name of letters, digits, _ and -")
+            }
+            if let layout = input.layout, !["records", "image_folder", "coco", "voc"].contains(layout) {
+                throw APIError.invalidField("inputs.layout", "must be records, image_folder, coco or voc")
+            }
+            if let version = input.version, version < 1 { throw APIError.invalidField("inputs.version", "must be 1 or more") }
+        }
+        if (spec.inputs ?? []).count > 20 { throw APIError.invalidField("inputs", "may name at most 20 datasets") }
+        if let selector = spec.nodeSelector {
+            guard selector.count <= 20, selector.allSatisfy({ !$0.key.isEmpty && $0.key.count <= 128 && $0.value.count <= 256 }) else {
+                throw APIError.invalidField("node_selector", "must be at most 20 labels with keys of 1 to 128 characters")
+            }
+        }
         for (key, value) in spec.env ?? [:] {
             guard key.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]{0,127}/) != nil, value.count <= 10_000, !value.contains("\0") else {
                 throw APIError.invalidField("env", "'\(key.prefix(40))' is not a valid environment variable")
@@ -107,9 +200,7 @@ struct JobController: Sendable {
     /// Jobs in the caller's namespaces, newest first; `?state=queued` narrows them.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<Job> {
         let caller = try access.caller(context)
-        let visible: [UUID]? =
-            caller.user.isAdmin
-            ? nil : try await store.namespaces.list(memberID: caller.user.id).filter { $0.role != nil }.map(\.namespace.id)
+        let visible = try await caller.visibleNamespaces(store: store)
         var states: [JobState]?
         if let text = FormQuery(request)["state"] {
             guard let state = JobState(rawValue: text) else {
@@ -141,7 +232,9 @@ struct JobController: Sendable {
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Job {
         let job = try await job(context, requires: .developer)
-        return try await store.compute.cancel(jobID: job.id, by: try access.caller(context).auditActor, at: now())
+        let cancelled = try await store.compute.cancel(jobID: job.id, by: try access.caller(context).auditActor, at: now())
+        if job.state != cancelled.state { await runs.follow(cancelled, at: now()) }
+        return cancelled
     }
 
     /// The job's log from `?offset=` (default 0). With `?follow=true` the answer streams until the job is over.

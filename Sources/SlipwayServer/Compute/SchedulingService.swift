@@ -2,23 +2,43 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SlipwayDomain
+import SlipwayScheduling
 import SlipwayStore
+import Synchronization
 
 /// The server's scheduling loop. Every tick, the server holding the `scheduler` lease in the database (one at
-/// a time, so several servers may run) marks silent nodes lost and re-queues their jobs, then places queued
-/// jobs on nodes with room. Placement is a pure function of a snapshot (``PlacementPlanner``).
+/// a time, so several servers may run) marks silent nodes lost and re-queues their jobs, builds a
+/// ``SchedulingSnapshot`` of the cluster, asks the configured policy (``SchedulingPolicy``: the same pure code
+/// `slipway simulate` replays traces through) where queued jobs go, and applies its placements. Each waiting
+/// job's reason ("exceeds namespace quota (gpu 4 > 2 left)") is written on the job for people to see.
 struct SchedulingService: Service {
     let store: MetadataStore
     let logger: Logger
     let now: @Sendable () -> Date
+    /// The policy that decides.
+    var policy: any SchedulingPolicy = DominantResourceFairnessPolicy(options: SchedulingOptions(starvationBound: 600))
     /// How often the loop runs.
     var interval: Duration = .milliseconds(500)
     /// A node silent this long is lost.
     var lostAfter: TimeInterval
     /// Who this server is, in the lease.
     let holder = "server-" + UUID().uuidString.prefix(8).lowercased()
+    /// What the previous decision reserved, kept so a starving job's reservation stays where it was promised.
+    private let reservations = ReservationMemory()
+
+    init(
+        store: MetadataStore, logger: Logger, now: @escaping @Sendable () -> Date, policy: (any SchedulingPolicy)? = nil,
+        lostAfter: TimeInterval
+    ) {
+        self.store = store
+        self.logger = logger
+        self.now = now
+        if let policy { self.policy = policy }
+        self.lostAfter = lostAfter
+    }
 
     func run() async throws {
+        logger.info("scheduling with the \(policy.name) policy")
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
@@ -34,94 +54,119 @@ struct SchedulingService: Service {
 
     /// One round: leadership, lost nodes, placements. - Returns: the placements made (none when not the leader).
     @discardableResult
-    func tick() async throws -> [PlacementPlanner.Placement] {
+    func tick() async throws -> [Placement] {
         let time = now()
         guard try await store.compute.acquireLease("scheduler", holder: holder, at: time, ttl: max(5, lostAfter / 2)) else { return [] }
-        for name in try await store.compute.markLostNodes(silentSince: time.addingTimeInterval(-lostAfter), at: time) {
+        let lost = try await store.compute.markLostNodes(silentSince: time.addingTimeInterval(-lostAfter), at: time)
+        for name in lost {
             logger.warning("node \(name) missed its heartbeats: marked lost, its jobs re-queued")
+        }
+        if !lost.isEmpty {
+            // Jobs out of attempts ended as lost: their runs end too.
+            let runs = JobRuns(store: store, logger: logger)
+            for job in try await store.compute.jobs(namespaceIDs: nil, projectID: nil, states: [.lost], limit: 100) {
+                await runs.follow(job, at: time)
+            }
         }
         let nodes = try await store.compute.nodes()
         let jobs = try await store.compute.schedulable()
-        var quotas: [UUID: Quota] = [:]
-        for namespaceID in Set(jobs.map(\.namespaceID)) {
-            if let namespace = try await store.namespaces.list(memberID: nil).first(where: { $0.namespace.id == namespaceID })?.namespace {
-                quotas[namespaceID] = try await store.namespaces.quota(of: namespace)
+        guard jobs.contains(where: { $0.job.state == .queued }) else {
+            reservations.value.withLock { $0 = [] }
+            return []
+        }
+        var shares: [UUID: (name: String, quota: Quota)] = [:]
+        let involved = Set(jobs.map(\.namespaceID))
+        for (namespace, _) in try await store.namespaces.list(memberID: nil) where involved.contains(namespace.id) {
+            shares[namespace.id] = (namespace.name.value, try await store.namespaces.quota(of: namespace))
+        }
+        let snapshot = ClusterSnapshot.make(
+            nodes: nodes, jobs: jobs, shares: shares, now: time, previousReservations: reservations.value.withLock { $0 })
+        let decision = policy.schedule(snapshot)
+        reservations.value.withLock { $0 = decision.reservations }
+
+        var made: [Placement] = []
+        for placement in decision.placements {
+            guard let jobID = UUID(uuidString: placement.jobID), let nodeID = UUID(uuidString: placement.nodeID) else { continue }
+            if try await store.compute.place(jobID: jobID, nodeID: nodeID, gpuDevices: placement.gpuDevices, at: time) {
+                made.append(placement)
             }
         }
-        let placements = PlacementPlanner.plan(nodes: nodes, jobs: jobs, quotas: quotas)
-        var made: [PlacementPlanner.Placement] = []
-        for placement in placements
-        where try await store.compute.place(jobID: placement.jobID, nodeID: placement.nodeID, gpuDevices: placement.gpuDevices, at: time) {
-            made.append(placement)
+        var reasons: [UUID: String] = [:]
+        for (id, reason) in decision.waiting {
+            if let jobID = UUID(uuidString: id) { reasons[jobID] = "waiting: \(reason.message)" }
         }
+        try await store.compute.setWaitingReasons(reasons)
         return made
     }
 }
 
-/// Decides where queued jobs go, from a snapshot: no I/O.
-///
-/// Jobs are taken by priority, then age. A job is placed only if its namespace's quota has room beside the
-/// namespace's placed jobs, on the ready node where it fits leaving the least of the scarcest resource idle
-/// (GPUs first, so CPU jobs do not strand GPU nodes), with distinct GPU indices. A job that fits nowhere
-/// waits; smaller jobs behind it may still start.
-enum PlacementPlanner {
-    struct Placement: Sendable, Hashable {
-        var jobID: UUID
-        var nodeID: UUID
-        var gpuDevices: [Int]
-    }
+/// The reservations of the last decision, shared by the loop's ticks.
+final class ReservationMemory: Sendable {
+    let value = Mutex<[Reservation]>([])
+}
 
-    static func plan(nodes: [ComputeNode], jobs: [(job: Job, namespaceID: UUID, nodeID: UUID?)], quotas: [UUID: Quota]) -> [Placement] {
-        struct Room {
-            var node: ComputeNode
-            var cpu: Double
-            var memory: Int64
-            var gpus: [Int]
-        }
-        var rooms: [UUID: Room] = [:]
+/// Turns the database's view of the cluster into the scheduler's snapshot: no I/O.
+enum ClusterSnapshot {
+    /// - Parameters:
+    ///   - nodes: every registered node; only ready ones take new work.
+    ///   - jobs: queued and placed jobs with their namespaces and, for placed ones, their nodes.
+    ///   - shares: each namespace's name and quota (with its fair-share weight).
+    ///   - previousReservations: what the last decision reserved.
+    static func make(
+        nodes: [ComputeNode], jobs: [(job: Job, namespaceID: UUID, nodeID: UUID?)], shares: [UUID: (name: String, quota: Quota)], now: Date,
+        previousReservations: [Reservation] = []
+    ) -> SchedulingSnapshot {
+        let clock = now.timeIntervalSince1970
+        func name(_ namespaceID: UUID, _ job: Job) -> String { shares[namespaceID]?.name ?? job.namespace }
+        var free: [UUID: Resources] = [:]
+        var freeDevices: [UUID: Set<Int>] = [:]
         for node in nodes {
-            rooms[node.id] = Room(node: node, cpu: node.capacity.cpu, memory: node.capacity.memoryBytes, gpus: node.gpus.map(\.index).sorted())
+            free[node.id] = Resources(node.capacity)
+            freeDevices[node.id] = Set(node.gpus.map(\.index))
         }
-        var used: [UUID: ComputeResources] = [:]
+        var running: [RunningJob] = []
         for (job, namespaceID, nodeID) in jobs where job.state.isPlaced {
-            used[namespaceID, default: .zero].cpu += job.spec.resources.cpu
-            used[namespaceID, default: .zero].memoryBytes += job.spec.resources.memoryBytes
-            used[namespaceID, default: .zero].gpu += job.spec.resources.gpu
-            guard let nodeID, var room = rooms[nodeID] else { continue }
-            room.cpu -= job.spec.resources.cpu
-            room.memory -= job.spec.resources.memoryBytes
-            room.gpus.removeAll { job.gpuDevices.contains($0) }
-            rooms[nodeID] = room
+            guard let nodeID else { continue }
+            let held = Resources(job.spec.resources)
+            free[nodeID]? -= held
+            freeDevices[nodeID]?.subtract(job.gpuDevices)
+            let start = job.startedAt?.timeIntervalSince1970 ?? clock
+            running.append(
+                RunningJob(
+                    id: job.id.uuidString, namespace: name(namespaceID, job), nodeID: nodeID.uuidString, resources: held,
+                    expectedEnd: job.spec.maxRuntimeSeconds.map { start + Double($0) }))
         }
-        let queued = jobs.filter { $0.job.state == .queued }.sorted {
-            ($0.job.spec.priority ?? 0, -$0.job.createdAt.timeIntervalSince1970) > (
-                $1.job.spec.priority ?? 0, -$1.job.createdAt.timeIntervalSince1970
-            )
+        let snapshotNodes = nodes.map { node in
+            var labels = node.labels
+            if let model = node.gpus.first?.model, labels["gpu.model"] == nil { labels["gpu.model"] = model }
+            var left = free[node.id] ?? .zero
+            left.cpuMillicores = max(0, left.cpuMillicores)
+            left.memoryBytes = max(0, left.memoryBytes)
+            return NodeSnapshot(
+                id: node.id.uuidString, capacity: Resources(node.capacity), free: left,
+                freeGPUDevices: (freeDevices[node.id] ?? []).sorted(), labels: labels, isSchedulable: node.state == .ready)
         }
-        var placements: [Placement] = []
-        for (job, namespaceID, _) in queued {
-            let want = job.spec.resources
-            let current = used[namespaceID] ?? .zero
-            let after = ComputeResources(
-                cpu: current.cpu + want.cpu, memoryBytes: current.memoryBytes + want.memoryBytes, gpu: current.gpu + want.gpu)
-            if let quota = quotas[namespaceID], JobController.exceeds(after, quota) != nil { continue }
-            let fitting = rooms.values.filter {
-                $0.node.state == .ready && $0.cpu >= want.cpu - 1e-9 && $0.memory >= want.memoryBytes && $0.gpus.count >= want.gpu
-            }
-            guard
-                let best = fitting.min(by: {
-                    ($0.gpus.count - want.gpu, $0.cpu - want.cpu, $0.node.name) < ($1.gpus.count - want.gpu, $1.cpu - want.cpu, $1.node.name)
-                })
-            else { continue }
-            var room = best
-            let devices = Array(room.gpus.prefix(want.gpu))
-            room.cpu -= want.cpu
-            room.memory -= want.memoryBytes
-            room.gpus.removeFirst(want.gpu)
-            rooms[room.node.id] = room
-            used[namespaceID] = after
-            placements.append(Placement(jobID: job.id, nodeID: room.node.id, gpuDevices: devices))
+        let queue = jobs.filter { $0.job.state == .queued }.map { job, namespaceID, _ in
+            QueuedJob(
+                id: job.id.uuidString, namespace: name(namespaceID, job), resources: Resources(job.spec.resources),
+                priority: job.spec.priority ?? 0, submittedAt: job.createdAt.timeIntervalSince1970,
+                maximumRuntime: job.spec.maxRuntimeSeconds.map(Double.init), nodeSelector: job.spec.nodeSelector ?? [:])
         }
-        return placements
+        var namespaces: [String: NamespaceShare] = [:]
+        for (_, share) in shares {
+            let quota = share.quota
+            namespaces[share.name] = NamespaceShare(
+                weight: quota.weight ?? 1, quota: ResourceLimit(cpu: quota.cpu, memoryBytes: quota.memoryBytes, gpu: quota.gpu))
+        }
+        return SchedulingSnapshot(
+            now: clock, nodes: snapshotNodes, queue: queue, running: running, namespaces: namespaces,
+            previousReservations: previousReservations)
+    }
+}
+
+extension Resources {
+    /// The scheduler's exact form of a request or capacity.
+    init(_ resources: ComputeResources) {
+        self.init(cpu: resources.cpu, memoryBytes: resources.memoryBytes, gpu: resources.gpu)
     }
 }

@@ -165,7 +165,7 @@ struct DatasetController: Sendable {
         for (run, input) in try await store.tracking.runs(usingSource: source, sourceType: DatasetLineage.sourceType) {
             if experiments[run.experimentID] == nil { experiments[run.experimentID] = try await store.tracking.experiment(id: run.experimentID) }
             guard let experiment = experiments[run.experimentID] ?? nil else { continue }
-            if !caller.user.isAdmin, try await store.namespaces.role(of: caller.user.id, in: experiment.namespaceID) == nil { continue }
+            if try await caller.role(in: experiment.namespaceID, store: store) == nil { continue }
             runs.append(
                 DatasetLineage.RunUse(
                     runId: run.runID, runName: run.name, experimentId: experiment.id, experimentName: experiment.name, status: run.status.rawValue,

@@ -40,13 +40,7 @@ struct AccessPolicy: Sendable {
         guard let namespace = try await store.namespaces.namespace(named: name) else {
             throw APIError.notFound("namespace '\(name)' does not exist")
         }
-        let memberRole = try await store.namespaces.role(of: caller.user.id, in: namespace.id)
-        let role: Role
-        if caller.user.isAdmin {
-            role = .owner
-        } else if let memberRole {
-            role = memberRole
-        } else {
+        guard let role = try await caller.role(in: namespace.id, store: store) else {
             throw APIError.notFound("namespace '\(name)' does not exist")
         }
         guard role.includes(required) else {
@@ -69,5 +63,22 @@ struct AccessPolicy: Sendable {
     func project(_ context: AppRequestContext, requires required: Role) async throws -> (NamespaceAccess, Project) {
         let access = try await namespace(try context.parameters.require("namespace"), context, requires: required)
         return (access, try await project(context, in: access))
+    }
+}
+
+extension Caller {
+    /// The caller's role in a namespace: owner for administrators, developer in its own namespace for a job's
+    /// token (nil elsewhere), the membership's role for everyone else; nil when the caller may not see it.
+    func role(in namespaceID: UUID, store: MetadataStore) async throws -> Role? {
+        if let jobScope { return jobScope.namespaceID == namespaceID ? .developer : nil }
+        if user.isAdmin { return .owner }
+        return try await store.namespaces.role(of: user.id, in: namespaceID)
+    }
+
+    /// The namespaces whose contents the caller sees; nil for all (administrators).
+    func visibleNamespaces(store: MetadataStore) async throws -> [UUID]? {
+        if let jobScope { return [jobScope.namespaceID] }
+        if user.isAdmin { return nil }
+        return try await store.namespaces.list(memberID: user.id).filter { $0.role != nil }.map(\.namespace.id)
     }
 }

@@ -32,12 +32,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 throw APIError.unauthenticated("unsupported Authorization header; send 'Authorization: Bearer <token>'")
             }
             let secret = String(parts[1]).trimmingCharacters(in: .whitespaces)
-            guard let (token, user) = try await store.tokens.authenticate(secretHash: SecretGenerator.digest(secret), at: now()) else {
+            guard let caller = try await BearerTokens(store: store).caller(secret: secret, at: now()) else {
                 var error = APIError.unauthenticated("the API token is unknown, expired or revoked")
                 error.code = "invalid_token"
                 throw error
             }
-            context.caller = Caller(user: user, credential: .token(token))
+            if let scope = caller.jobScope, !BearerTokens.jobMayCall(request.uri.path, scope: scope) {
+                throw APIError(.forbidden, code: "job_token_scope", "a job's token may only use its own namespace and job")
+            }
+            context.caller = caller
         } else if let sessionID = request.cookies[CookieName.session]?.value,
             let (session, user) = try await store.sessions.session(idHash: SecretGenerator.digest(sessionID), at: now())
         {

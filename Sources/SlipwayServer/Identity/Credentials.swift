@@ -52,6 +52,12 @@ enum SecretGenerator {
     /// A new API token secret: `slw_` and 64 hex digits.
     static func apiTokenSecret() -> String { "slw_" + hex(bytes: 32) }
 
+    /// What a job attempt's token starts with.
+    static let jobTokenPrefix = "slwt_"
+
+    /// A new token for a job's attempt: `slwt_` and 64 hex digits.
+    static func jobTokenSecret() -> String { jobTokenPrefix + hex(bytes: 32) }
+
     /// The SHA-256 of `secret` as hex: what is stored in place of tokens and session ids.
     static func digest(_ secret: String) -> String {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()

@@ -133,6 +133,9 @@ struct NamespaceController: Sendable {
         if let cpu = quota.cpu, !(cpu >= 0 && cpu.isFinite) { throw APIError.invalidField("cpu", "must be a number of cores, 0 or more") }
         if let memory = quota.memoryBytes, memory < 0 { throw APIError.invalidField("memory_bytes", "must be 0 or more") }
         if let gpu = quota.gpu, gpu < 0 { throw APIError.invalidField("gpu", "must be 0 or more") }
+        if let weight = quota.weight, !(weight > 0 && weight <= 1000) {
+            throw APIError.invalidField("weight", "must be more than 0 and at most 1000")
+        }
         return try await store.namespaces.setQuota(quota, of: access.namespace, by: access.caller.auditActor)
     }
 

@@ -517,7 +517,9 @@ enum OpenAPIDocument {
                 required: ["namespace_id", "user_id", "username", "role", "added_at"]),
             "MembershipList": list("Membership"),
             "SetMemberRequest": object(["role": role], required: ["role"]),
-            "Quota": object(["cpu": nullable("number"), "memory_bytes": nullable("integer"), "gpu": nullable("integer")], required: []),
+            "Quota": object(
+                ["cpu": nullable("number"), "memory_bytes": nullable("integer"), "gpu": nullable("integer"), "weight": nullable("number")],
+                required: []),
             "Project": object(
                 ["id": uuid, "namespace_id": uuid, "name": name, "description": string, "created_at": time],
                 required: ["id", "namespace_id", "name", "description", "created_at"]),
@@ -640,9 +642,26 @@ enum OpenAPIDocument {
             "JobSpec": object(
                 [
                     "name": name, "command": string, "resources": ["$ref": "#/components/schemas/Resources"],
-                    "environment": object(["python": string, "requirements": ["type": "array", "items": string]], required: []),
+                    "environment": object(
+                        ["python": string, "requirements": ["type": "array", "items": string], "image": string], required: []),
                     "priority": ["type": "integer"], "max_runtime_seconds": ["type": "integer", "minimum": 1],
                     "env": ["type": "object", "additionalProperties": string],
+                    "code": object(
+                        [
+                            "sha256": ["type": "string", "pattern": "^[0-9a-f]{64}$"], "size_bytes": ["type": "integer", "minimum": 1],
+                            "files": ["type": "integer"],
+                        ],
+                        required: ["sha256", "size_bytes"]),
+                    "inputs": [
+                        "type": "array", "maxItems": 20,
+                        "items": object(
+                            [
+                                "name": string, "dataset": string, "version": ["type": "integer", "minimum": 1],
+                                "layout": ["type": "string", "enum": ["records", "image_folder", "coco", "voc"]],
+                            ], required: ["name", "dataset"]),
+                    ],
+                    "node_selector": ["type": "object", "additionalProperties": string],
+                    "experiment": string,
                 ], required: ["name", "command", "resources"]),
             "Job": object(
                 [
@@ -652,7 +671,8 @@ enum OpenAPIDocument {
                     ],
                     "reason": string, "attempts": ["type": "integer"], "max_attempts": ["type": "integer"], "node": nullable("string"),
                     "gpu_devices": ["type": "array", "items": ["type": "integer"]], "exit_code": nullable("integer"), "created_by": string,
-                    "created_at": time,
+                    "created_at": time, "started_at": nullable("string", format: "date-time"),
+                    "finished_at": nullable("string", format: "date-time"), "run_id": nullable("string"), "experiment_id": nullable("string"),
                 ],
                 required: [
                     "id", "namespace", "project", "spec", "state", "reason", "attempts", "max_attempts", "gpu_devices", "created_by", "created_at",

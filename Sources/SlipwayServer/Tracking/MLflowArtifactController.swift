@@ -82,7 +82,7 @@ struct MLflowArtifactController: Sendable {
         guard let experiment = try await store.tracking.experiment(id: id) else {
             throw MLflowError.notFound("No artifact root '\(id.prefix(40))': artifact paths start with an experiment id")
         }
-        let role = caller.user.isAdmin ? .owner : try await store.namespaces.role(of: caller.user.id, in: experiment.namespaceID)
+        let role = try await caller.role(in: experiment.namespaceID, store: store)
         guard let role else { throw MLflowError.notFound("No artifact root '\(id.prefix(40))'") }
         guard role.includes(required) else {
             throw MLflowError.denied("your role in the experiment's namespace is \(role); this needs \(required) or higher")

@@ -29,10 +29,10 @@ struct MLflowAuthenticationMiddleware: RouterMiddleware {
         switch parts[0].lowercased() {
         case "bearer":
             let secret = String(parts[1]).trimmingCharacters(in: .whitespaces)
-            guard let (token, user) = try await store.tokens.authenticate(secretHash: SecretGenerator.digest(secret), at: now()) else {
+            guard let caller = try await BearerTokens(store: store).caller(secret: secret, at: now()) else {
                 throw MLflowError.unauthenticated("the API token is unknown, expired or revoked")
             }
-            context.caller = Caller(user: user, credential: .token(token))
+            context.caller = caller
         case "basic":
             guard let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
                 let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")

@@ -363,8 +363,7 @@ struct MLflowRegistryController: Sendable {
 
     private func visibleNamespaces(_ context: AppRequestContext) async throws -> [UUID]? {
         let caller = try tracking.caller(context)
-        if caller.user.isAdmin { return nil }
-        return try await store.namespaces.list(memberID: caller.user.id).filter { $0.role != nil }.map(\.namespace.id)
+        return try await caller.visibleNamespaces(store: store)
     }
 
     private func model(_ name: String?, _ context: AppRequestContext, requires required: Role) async throws -> RegisteredModel {
@@ -373,7 +372,7 @@ struct MLflowRegistryController: Sendable {
         guard let model = try await store.registry.model(named: name) else {
             throw MLflowError.notFound("Registered Model with name=\(name.prefix(200)) not found")
         }
-        let role = caller.user.isAdmin ? .owner : try await store.namespaces.role(of: caller.user.id, in: model.namespaceID)
+        let role = try await caller.role(in: model.namespaceID, store: store)
         guard let role else { throw MLflowError.notFound("Registered Model with name=\(name.prefix(200)) not found") }
         guard role.includes(required) else {
             throw MLflowError.denied("your role in the model's namespace is \(role); this needs \(required) or higher")

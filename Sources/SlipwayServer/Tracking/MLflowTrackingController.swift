@@ -382,8 +382,7 @@ struct MLflowTrackingController: Sendable {
     }
 
     func role(of caller: Caller, in experiment: Experiment) async throws -> Role? {
-        if caller.user.isAdmin { return .owner }
-        return try await store.namespaces.role(of: caller.user.id, in: experiment.namespaceID)
+        try await caller.role(in: experiment.namespaceID, store: store)
     }
 
     /// The experiment, if the caller may see it, with the role `required`. Non-members learn nothing: 404.
@@ -430,8 +429,7 @@ struct MLflowTrackingController: Sendable {
 
     /// Namespaces whose experiments the caller sees (`nil`: all, for administrators).
     private func visibleNamespaces(_ caller: Caller) async throws -> [UUID]? {
-        if caller.user.isAdmin { return nil }
-        return try await store.namespaces.list(memberID: caller.user.id).filter { $0.role != nil }.map(\.namespace.id)
+        try await caller.visibleNamespaces(store: store)
     }
 
     /// Where an experiment called `name` lives: `namespace/project/experiment` names its project; any other name
@@ -446,7 +444,7 @@ struct MLflowTrackingController: Sendable {
         guard let namespace = try await store.namespaces.namespace(named: namespaceName) else {
             throw MLflowError.notFound("namespace '\(namespaceName)' does not exist (experiment names of the form namespace/project/name place them)")
         }
-        let role = caller.user.isAdmin ? .owner : try await store.namespaces.role(of: caller.user.id, in: namespace.id)
+        let role = try await caller.role(in: namespace.id, store: store)
         guard let role else { throw MLflowError.notFound("namespace '\(namespaceName)' does not exist") }
         guard role.includes(.developer) else {
             throw MLflowError.denied("your role in namespace '\(namespaceName)' is \(role); creating experiments needs developer or higher")

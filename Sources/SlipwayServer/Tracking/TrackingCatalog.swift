@@ -21,14 +21,12 @@ struct TrackingCatalog: Sendable {
     // MARK: - Access
 
     func role(of caller: Caller, in namespaceID: UUID) async throws -> Role? {
-        if caller.user.isAdmin { return .owner }
-        return try await store.namespaces.role(of: caller.user.id, in: namespaceID)
+        try await caller.role(in: namespaceID, store: store)
     }
 
     /// Namespaces whose experiments and models the caller sees (`nil`: all, for administrators).
     func visibleNamespaces(_ caller: Caller) async throws -> [UUID]? {
-        if caller.user.isAdmin { return nil }
-        return try await store.namespaces.list(memberID: caller.user.id).filter { $0.role != nil }.map(\.namespace.id)
+        try await caller.visibleNamespaces(store: store)
     }
 
     /// The namespace and project names of an item.

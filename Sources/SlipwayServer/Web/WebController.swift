@@ -252,7 +252,7 @@ struct WebController: Sendable {
             }
             let quota = Quota(
                 cpu: try number("cpu"), memoryBytes: try number("memory_gb").map { Int64($0 * 1_073_741_824) },
-                gpu: try number("gpu").map { Int($0) })
+                gpu: try number("gpu").map { Int($0) }, weight: try number("weight"))
             _ = try await namespaces.setQuota(namespace: name, quota: quota, context: context)
         }
     }

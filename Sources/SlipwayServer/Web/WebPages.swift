@@ -83,8 +83,12 @@ struct NamespacePage: Sendable {
         var cpuValue: String
         var memoryValue: String
         var gpuValue: String
+        var weight: String
+        var weightValue: String
 
         init(_ quota: Quota) {
+            weight = Self.number(quota.weight ?? 1)
+            weightValue = quota.weight.map { Self.number($0) } ?? ""
             cpu = quota.cpu.map { Self.number($0) } ?? "unlimited"
             memory = quota.memoryBytes.map { Self.number(Double($0) / 1_073_741_824) + " GiB" } ?? "unlimited"
             gpu = quota.gpu.map(String.init) ?? "unlimited"

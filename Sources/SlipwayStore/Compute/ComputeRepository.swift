@@ -29,6 +29,7 @@ public protocol ComputeRepository: Sendable {
     func markLostNodes(silentSince cutoff: Date, at now: Date) async throws -> [String]
 
     // Jobs
+    /// Records a queued job, its first event, and a reference that keeps its code's blob.
     func createJob(_ job: Job, namespaceID: UUID, projectID: UUID, by actor: AuditActor) async throws
     func job(id: UUID) async throws -> Job?
     func jobs(namespaceIDs: [UUID]?, projectID: UUID?, states: [JobState]?, limit: Int) async throws -> [Job]
@@ -46,11 +47,19 @@ public protocol ComputeRepository: Sendable {
     func report(jobID: UUID, nodeID: UUID, _ report: JobStateReport, at now: Date) async throws -> Job
     /// Cancels a job that is not over. - Returns: the job; unchanged when it was already over.
     func cancel(jobID: UUID, by actor: AuditActor, at now: Date) async throws -> Job
+    /// Gives the job's attempt `attempt`, still waiting for its agent, a token (by its hash), replacing any before.
+    /// - Returns: false when that attempt no longer waits to start.
+    func issueToken(jobID: UUID, attempt: Int, secretHash: String) async throws -> Bool
+    /// The placed job whose current attempt holds the token with this hash, with its namespace's id.
+    func job(tokenHash: String) async throws -> (job: Job, namespaceID: UUID)?
+    /// Notes why queued jobs wait (their `reason`), for those whose reason changed; no event is recorded.
+    func setWaitingReasons(_ reasons: [UUID: String]) async throws
 
     // Logs
-    /// Appends text to the job's log. Offsets count Unicode scalars, as SQL's LENGTH does.
+    /// Appends text to the job's log, keeping it within `limit` Unicode scalars: what goes past is dropped, with one
+    /// line saying so. Offsets count Unicode scalars, as SQL's LENGTH does.
     /// - Returns: the log's length afterwards.
-    func appendLog(jobID: UUID, _ text: String) async throws -> Int64
+    func appendLog(jobID: UUID, _ text: String, limit: Int64) async throws -> Int64
     /// The log from `offset` on, and the offset after it.
     func log(jobID: UUID, from offset: Int64) async throws -> (text: String, next: Int64)
 
@@ -278,6 +287,9 @@ public struct SQLComputeRepository: ComputeRepository {
         var createdAt: Int64
         var startedAt: Int64?
         var finishedAt: Int64?
+        var runId: String?
+        var experimentId: String?
+        var tokenHash: String?
 
         func job(nodeName: String?) throws -> Job {
             Job(
@@ -286,7 +298,7 @@ public struct SQLComputeRepository: ComputeRepository {
                 attempts: attempts, maxAttempts: maxAttempts, node: nodeName,
                 gpuDevices: try SQLComputeRepository.decode([Int].self, gpuDevices), exitCode: exitCode, createdBy: createdBy,
                 createdAt: SQLComputeRepository.date(createdAt), startedAt: startedAt.map(SQLComputeRepository.date),
-                finishedAt: finishedAt.map(SQLComputeRepository.date))
+                finishedAt: finishedAt.map(SQLComputeRepository.date), runId: runId, experimentId: experimentId)
         }
     }
 
@@ -315,10 +327,16 @@ public struct SQLComputeRepository: ComputeRepository {
             projectName: job.project, name: job.spec.name, specJson: try Self.json(job.spec), state: job.state.rawValue, reason: job.reason,
             priority: job.spec.priority ?? 0, cpu: job.spec.resources.cpu, memoryBytes: job.spec.resources.memoryBytes,
             gpu: job.spec.resources.gpu, attempts: 0, maxAttempts: job.maxAttempts, nodeId: nil, gpuDevices: "[]", exitCode: nil,
-            createdBy: job.createdBy, createdAt: Self.millis(job.createdAt), startedAt: nil, finishedAt: nil)
+            createdBy: job.createdBy, createdAt: Self.millis(job.createdAt), startedAt: nil, finishedAt: nil, runId: job.runId,
+            experimentId: job.experimentId, tokenHash: nil)
         try await database.write { db in
             try await db.insert(into: "jobs").model(row, keyEncodingStrategy: .convertToSnakeCase, nilEncodingStrategy: .asNil).run()
             try await Self.insertEvent(db, jobID: row.id, state: .queued, reason: job.reason, node: nil, at: row.createdAt)
+            if let code = job.spec.code {
+                // The job's code stays as long as the job is on record, so it can be run again.
+                try await db.insert(into: "blob_references").columns("owner_type", "owner_id", "digest", "created_at")
+                    .values(SQLBind("job_code"), SQLBind(row.id), SQLBind(code.sha256), SQLBind(job.createdAt.timeIntervalSince1970)).run()
+            }
             try await db.recordAudit(
                 actor, "job.submit", targetType: "job", target: row.id, namespaceID: namespaceID, details: ["name": row.name])
         }
@@ -381,7 +399,7 @@ public struct SQLComputeRepository: ComputeRepository {
             else { return false }
             let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
             try await db.update("jobs").set("state", to: JobState.scheduled.rawValue).set("node_id", to: nodeID.uuidString)
-                .set("gpu_devices", to: try Self.json(gpuDevices)).set("attempts", to: row.attempts + 1)
+                .set("gpu_devices", to: try Self.json(gpuDevices)).set("attempts", to: row.attempts + 1).set("token_hash", to: SQLLiteral.null)
                 .set("reason", to: "placed on \(nodeName ?? "?")")
                 .where("id", .equal, row.id).where("state", .equal, JobState.queued.rawValue).run()
             try await Self.insertEvent(
@@ -399,7 +417,8 @@ public struct SQLComputeRepository: ComputeRepository {
         }.map { row in
             JobAssignment(
                 jobId: UUID(uuidString: row.id) ?? UUID(), attempt: row.attempts, spec: try Self.decode(JobSpec.self, row.specJson),
-                gpuDevices: try Self.decode([Int].self, row.gpuDevices), namespace: row.namespaceName, project: row.projectName)
+                gpuDevices: try Self.decode([Int].self, row.gpuDevices), namespace: row.namespaceName, project: row.projectName,
+                runId: row.runId, experimentId: row.experimentId)
         }
     }
 
@@ -484,7 +503,36 @@ public struct SQLComputeRepository: ComputeRepository {
 
     // MARK: - Logs
 
-    public func appendLog(jobID: UUID, _ text: String) async throws -> Int64 {
+    public func issueToken(jobID: UUID, attempt: Int, secretHash: String) async throws -> Bool {
+        try await database.write { db in
+            let rows = try await db.update("jobs").set("token_hash", to: secretHash).where("id", .equal, jobID.uuidString)
+                .where("attempts", .equal, attempt).where("state", .equal, JobState.scheduled.rawValue).returning("id")
+                .all()
+            return !rows.isEmpty
+        }
+    }
+
+    public func job(tokenHash: String) async throws -> (job: Job, namespaceID: UUID)? {
+        try await database.read { db in
+            let rows = try await db.select().column("*").from("jobs").where("token_hash", .equal, tokenHash)
+                .where("state", .in, JobState.allCases.filter(\.isPlaced).map(\.rawValue))
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            guard let row = rows.first, let namespaceID = UUID(uuidString: row.namespaceId) else { return nil }
+            return (try await Self.jobs(db, [row])[0], namespaceID)
+        }
+    }
+
+    public func setWaitingReasons(_ reasons: [UUID: String]) async throws {
+        guard !reasons.isEmpty else { return }
+        try await database.write { db in
+            for (id, reason) in reasons {
+                try await db.update("jobs").set("reason", to: reason).where("id", .equal, id.uuidString)
+                    .where("state", .equal, JobState.queued.rawValue).where("reason", .notEqual, reason).run()
+            }
+        }
+    }
+
+    public func appendLog(jobID: UUID, _ text: String, limit: Int64) async throws -> Int64 {
         struct End: Decodable {
             var seq: Int64?
             var end: Int64?
@@ -494,6 +542,13 @@ public struct SQLComputeRepository: ComputeRepository {
                 .column(SQLFunction("MAX", args: SQLRaw("start_offset + LENGTH(text)")), as: "end")
                 .from("job_log_chunks").where("job_id", .equal, jobID.uuidString).first(decoding: End.self)
             let start = last?.end ?? 0
+            guard start < limit else { return start }
+            var text = text
+            if start + Int64(text.unicodeScalars.count) > limit {
+                let room = Int(max(0, limit - start))
+                text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(room)))
+                text += "\n[slipway] the log reached its limit of \(limit) characters; the rest of the job's output is not kept\n"
+            }
             try await db.insert(into: "job_log_chunks").columns("job_id", "seq", "start_offset", "text")
                 .values(SQLBind(jobID.uuidString), SQLBind((last?.seq ?? 0) + 1), SQLBind(start), SQLBind(text)).run()
             return start + Int64(text.unicodeScalars.count)

@@ -10,7 +10,7 @@ public protocol BlobReferenceRepository: Sendable {
     func recordUpload(_ digest: String, namespaceID: UUID) async throws
     /// The digests among `digests` that the namespace holds.
     func held(_ digests: [String], namespaceID: UUID) async throws -> Set<String>
-    /// Whether a live version, a draft or a tracking artifact refers to the blob, or a namespace uploaded it after `uploadCutoff` (a push in flight).
+    /// Whether a live version, a draft, a tracking artifact or a job's code refers to the blob, or a namespace uploaded it after `uploadCutoff` (a push in flight).
     func isReferenced(_ digest: String, uploadsAfter uploadCutoff: Date) async throws -> Bool
     /// Forgets every reference to blobs that were deleted.
     func forget(_ digests: [String]) async throws
@@ -71,6 +71,7 @@ public struct SQLBlobReferenceRepository: BlobReferenceRepository {
                     (r.owner_type = 'namespace' AND r.created_at > \(bind: uploadCutoff.timeIntervalSince1970))
                     OR r.owner_type = 'dataset_draft'
                     OR r.owner_type = 'artifact'
+                    OR r.owner_type = 'job_code'
                     OR (r.owner_type = 'dataset_version' AND EXISTS (
                         SELECT 1 FROM dataset_versions v WHERE v.id = r.owner_id AND v.state <> 'deleted')))
                 LIMIT 1

@@ -51,7 +51,7 @@ public struct SQLNamespaceRepository: NamespaceRepository {
         let now = Date().timeIntervalSince1970
         let row = NamespaceRow(
             id: UUID().uuidString, name: name.value, displayName: displayName ?? name.value, description: description,
-            createdAt: now, quotaCpu: nil, quotaMemoryBytes: nil, quotaGpu: nil)
+            createdAt: now, quotaCpu: nil, quotaMemoryBytes: nil, quotaGpu: nil, shareWeight: nil)
         do {
             try await database.write { db in
                 if try await db.select().column("id").from("namespaces").where("name", .equal, row.name).first() != nil {
@@ -217,7 +217,7 @@ public struct SQLNamespaceRepository: NamespaceRepository {
         try await database.read { db in
             try await db.select().column("*").from("namespaces").where("id", .equal, namespace.id.uuidString)
                 .first(decoding: NamespaceRow.self, keyDecodingStrategy: .convertFromSnakeCase)
-        }.map { Quota(cpu: $0.quotaCpu, memoryBytes: $0.quotaMemoryBytes, gpu: $0.quotaGpu.map(Int.init)) }
+        }.map { Quota(cpu: $0.quotaCpu, memoryBytes: $0.quotaMemoryBytes, gpu: $0.quotaGpu.map(Int.init), weight: $0.shareWeight) }
             ?? .unlimited
     }
 
@@ -225,7 +225,7 @@ public struct SQLNamespaceRepository: NamespaceRepository {
         try await database.write { db in
             try await db.update("namespaces")
                 .set("quota_cpu", to: quota.cpu).set("quota_memory_bytes", to: quota.memoryBytes)
-                .set("quota_gpu", to: quota.gpu.map(Int64.init))
+                .set("quota_gpu", to: quota.gpu.map(Int64.init)).set("share_weight", to: quota.weight)
                 .where("id", .equal, namespace.id.uuidString).run()
             try await db.recordAudit(
                 actor, "quota.update", targetType: "quota", target: namespace.name.value, namespaceID: namespace.id,
@@ -233,6 +233,7 @@ public struct SQLNamespaceRepository: NamespaceRepository {
                     "cpu": quota.cpu.map { "\($0)" } ?? "unlimited",
                     "memory_bytes": quota.memoryBytes.map { "\($0)" } ?? "unlimited",
                     "gpu": quota.gpu.map { "\($0)" } ?? "unlimited",
+                    "weight": quota.weight.map { "\($0)" } ?? "1",
                 ])
         }
         return quota
@@ -248,6 +249,7 @@ struct NamespaceRow: Codable, Sendable {
     var quotaCpu: Double?
     var quotaMemoryBytes: Int64?
     var quotaGpu: Int64?
+    var shareWeight: Double?
 
     func namespace() throws -> Namespace {
         Namespace(

@@ -87,4 +87,16 @@ extension Migration {
             )
             """,
         ])
+
+    /// Jobs as tracked runs: the MLflow run and experiment each job records into, and the hash of the token its
+    /// current attempt acts with; and namespaces' weights in fair sharing.
+    static let jobRuns = Migration(
+        version: 8, name: "job_runs",
+        statements: [
+            "ALTER TABLE jobs ADD COLUMN run_id TEXT",
+            "ALTER TABLE jobs ADD COLUMN experiment_id TEXT",
+            "ALTER TABLE jobs ADD COLUMN token_hash TEXT",
+            "CREATE INDEX jobs_token ON jobs (token_hash)",
+            "ALTER TABLE namespaces ADD COLUMN share_weight DOUBLE PRECISION",
+        ])
 }

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import SlipwayDomain
+import SlipwayScheduling
 import SlipwayStore
 import Testing
 
@@ -30,7 +31,20 @@ struct ComputeTests {
             gpuDevices: [], exitCode: nil, createdBy: "admin", createdAt: Date(timeIntervalSince1970: seconds), startedAt: nil, finishedAt: nil)
     }
 
-    @Test func placementRespectsQuotasKeepsGPUNodesForGPUJobsAndHandsOutDistinctDevices() {
+    /// Places `jobs` on `nodes` as the server's loop does: a snapshot of the database's view, then the policy.
+    static func plan(
+        _ nodes: [ComputeNode], _ jobs: [(job: Job, namespaceID: UUID, nodeID: UUID?)], quotas: [UUID: Quota] = [:],
+        policy: SchedulingPolicyName = .drf
+    ) -> (placements: [(jobID: UUID, nodeID: UUID, gpuDevices: [Int])], decision: SchedulingDecision) {
+        var shares: [UUID: (name: String, quota: Quota)] = [:]
+        for (_, namespaceID, _) in jobs { shares[namespaceID] = ("ns-\(namespaceID.uuidString.prefix(4))", quotas[namespaceID] ?? .unlimited) }
+        let snapshot = ClusterSnapshot.make(nodes: nodes, jobs: jobs, shares: shares, now: Date(timeIntervalSince1970: 100))
+        let decision = policy.makePolicy().schedule(snapshot)
+        return (decision.placements.map { (UUID(uuidString: $0.jobID)!, UUID(uuidString: $0.nodeID)!, $0.gpuDevices) }, decision)
+    }
+
+    @Test(arguments: SchedulingPolicyName.allCases)
+    func placementRespectsQuotasKeepsGPUNodesForGPUJobsAndHandsOutDistinctDevices(policy: SchedulingPolicyName) {
         let gpuNode = Self.node("gpu", cpu: 8, gpus: 2)
         let cpuNode = Self.node("cpu", cpu: 8)
         let cordoned = Self.node("off", cpu: 64, gpus: 8, state: .cordoned)
@@ -39,25 +53,64 @@ struct ComputeTests {
             Self.queued(Self.spec("cpu-job", cpu: 4), at: 1), Self.queued(Self.spec("gpu-a", cpu: 1, gpu: 1), at: 2),
             Self.queued(Self.spec("gpu-b", cpu: 1, gpu: 1), at: 3), Self.queued(Self.spec("gpu-c", cpu: 1, gpu: 1), at: 4),
         ].map { (job: $0, namespaceID: namespace, nodeID: UUID?.none) }
-        let placements = PlacementPlanner.plan(nodes: [gpuNode, cpuNode, cordoned], jobs: jobs, quotas: [:])
+        let (placements, decision) = Self.plan([gpuNode, cpuNode, cordoned], jobs, policy: policy)
         let byJob = Dictionary(uniqueKeysWithValues: placements.map { ($0.jobID, $0) })
-        #expect(byJob[jobs[0].job.id]?.nodeID == cpuNode.id, "a CPU job leaves the GPU node's GPUs usable")
-        #expect(byJob[jobs[1].job.id]?.gpuDevices == [0])
-        #expect(byJob[jobs[2].job.id]?.gpuDevices == [1])
+        if policy == .drf {
+            #expect(byJob[jobs[0].job.id]?.nodeID == cpuNode.id, "balanced placement: a CPU job leaves the GPU node's GPUs usable")
+        } else {
+            #expect(byJob[jobs[0].job.id] != nil, "FIFO places first fit")
+        }
+        #expect(Set([byJob[jobs[1].job.id]?.gpuDevices, byJob[jobs[2].job.id]?.gpuDevices]) == [[0], [1]], "distinct devices")
         #expect(byJob[jobs[3].job.id] == nil, "two GPUs, two GPU jobs; the cordoned node takes nothing")
+        #expect(decision.waiting[jobs[3].job.id.uuidString] != nil, "the job left waiting has a reason")
 
-        // A quota of 2 CPUs lets one 2-CPU job run and keeps the next waiting.
+        // Placed jobs hold their node's resources and devices: the next GPU job gets the free device only.
+        var holding = jobs[1]
+        holding.job.state = .running
+        holding.job.gpuDevices = [0]
+        holding.nodeID = gpuNode.id
+        let next = Self.plan([gpuNode], [holding, jobs[3]], policy: policy).placements
+        #expect(next.map(\.gpuDevices) == [[1]])
+
+        // A quota of 2 CPUs lets one 2-CPU job run and keeps the next waiting, saying why.
         let limited = [Self.queued(Self.spec("a", cpu: 2), at: 1), Self.queued(Self.spec("b", cpu: 2), at: 2)]
             .map { (job: $0, namespaceID: namespace, nodeID: UUID?.none) }
-        let quota = PlacementPlanner.plan(nodes: [cpuNode], jobs: limited, quotas: [namespace: Quota(cpu: 2)])
-        #expect(quota.map(\.jobID) == [limited[0].job.id])
+        let quota = Self.plan([cpuNode], limited, quotas: [namespace: Quota(cpu: 2)], policy: policy)
+        #expect(quota.placements.map(\.jobID) == [limited[0].job.id])
+        #expect(quota.decision.waiting[limited[1].job.id.uuidString]?.code == .exceedsQuota)
 
         // Priority beats age.
         var urgent = Self.queued(Self.spec("urgent", cpu: 8), at: 9)
         urgent.spec.priority = 10
-        let ordered = PlacementPlanner.plan(
-            nodes: [cpuNode], jobs: [(Self.queued(Self.spec("old", cpu: 8), at: 1), namespace, nil), (urgent, namespace, nil)], quotas: [:])
-        #expect(ordered.map(\.jobID) == [urgent.id])
+        let ordered = Self.plan(
+            [cpuNode], [(Self.queued(Self.spec("old", cpu: 8), at: 1), namespace, nil), (urgent, namespace, nil)], policy: policy)
+        #expect(ordered.placements.map(\.jobID) == [urgent.id])
+
+        // A node selector keeps a job off nodes without the label; the GPU model is a label of its own.
+        var picky = Self.queued(Self.spec("picky", cpu: 1), at: 1)
+        picky.spec.nodeSelector = ["gpu.model": "A100"]
+        let selected = Self.plan([cpuNode, gpuNode], [(picky, namespace, nil)], policy: policy).placements
+        #expect(selected.map(\.nodeID) == [gpuNode.id])
+    }
+
+    @Test func fairSharingGivesTheIdleNamespaceItsShareAndWeightsCount() {
+        // Team a queued first and has many jobs; team b arrives later. Under DRF b still gets half the node;
+        // under FIFO a takes it all. With weight 3 for b, b gets three of four slots.
+        let node = Self.node("n", cpu: 8)
+        let (a, b) = (UUID(), UUID())
+        let jobs =
+            (0..<8).map { (job: Self.queued(Self.spec("a\($0)", cpu: 1), at: Double($0)), namespaceID: a, nodeID: UUID?.none) }
+            + (0..<8).map { (job: Self.queued(Self.spec("b\($0)", cpu: 1), at: 50 + Double($0)), namespaceID: b, nodeID: UUID?.none) }
+        func count(_ placements: [(jobID: UUID, nodeID: UUID, gpuDevices: [Int])], _ namespace: UUID) -> Int {
+            let ids = Set(jobs.filter { $0.namespaceID == namespace }.map(\.job.id))
+            return placements.filter { ids.contains($0.jobID) }.count
+        }
+        let fair = Self.plan([node], jobs).placements
+        #expect((count(fair, a), count(fair, b)) == (4, 4))
+        let fifo = Self.plan([node], jobs, policy: .fifo).placements
+        #expect((count(fifo, a), count(fifo, b)) == (8, 0))
+        let weighted = Self.plan([node], jobs, quotas: [b: Quota(weight: 3)]).placements
+        #expect((count(weighted, a), count(weighted, b)) == (2, 6))
     }
 
     /// Registers a node over the API with a fresh join token. - Returns: the admin token and the agent token.
