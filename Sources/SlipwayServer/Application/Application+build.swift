@@ -129,5 +129,6 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     ).register(on: router)
     DataPages(pages: pages, store: store, datasets: datasets, tracking: catalog).register(on: web)
     TrackingPages(pages: pages, catalog: catalog, api: tracking).register(on: web)
+    ComputePages(pages: pages, store: store, jobs: jobs, nodes: nodes).register(on: web)
     return router
 }

@@ -28,7 +28,8 @@ struct LayoutView: Sendable {
     /// The layout for `caller` on the page under `section` (matched against each item's path).
     static func make(_ caller: Caller?, section: String, flash: Flash? = nil) -> LayoutView {
         var items = [
-            ("Namespaces", "/namespaces"), ("Datasets", "/datasets"), ("Experiments", "/experiments"), ("Models", "/models"), ("Tokens", "/tokens"),
+            ("Namespaces", "/namespaces"), ("Datasets", "/datasets"), ("Experiments", "/experiments"), ("Models", "/models"), ("Jobs", "/jobs"),
+            ("Nodes", "/nodes"), ("Tokens", "/tokens"),
         ]
         if caller?.user.isAdmin == true { items.append(("Audit", "/audit")) }
         var csrf = ""
