@@ -1,0 +1,31 @@
+"""``python -m slipway_worker --model DIR --listen unix:/run/w.sock`` loads a model and serves it; one JSON line
+on stdout says when it is ready (or exit code 3 and a sentence on stderr when the model cannot be loaded)."""
+
+import argparse
+import signal
+import sys
+
+from . import runtimes
+from .server import ModelServer, announce, serve
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="slipway_worker", description="Serve one model over Slipway's worker protocol.")
+    parser.add_argument("--model", required=True, help="the model's folder")
+    parser.add_argument("--runtime", default="auto", choices=("auto", *runtimes.RUNTIMES))
+    parser.add_argument("--listen", default="tcp:127.0.0.1:0", help="unix:PATH or tcp:HOST:PORT (port 0: any free one)")
+    parser.add_argument("--name", default="model", help="the model's name in metadata answers")
+    arguments = parser.parse_args(argv)
+    try:
+        runtime = runtimes.load(arguments.model, arguments.runtime)
+    except Exception as error:
+        print(f"slipway_worker: the model in {arguments.model} cannot be loaded: {type(error).__name__}: {error}", file=sys.stderr)
+        return 3
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server = ModelServer(runtime, name=arguments.name)
+    serve(server, arguments.listen, ready=lambda address: announce(address, runtime, arguments.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
