@@ -16,12 +16,18 @@ struct NodeCommand: AsyncParsableCommand {
             try await runClient {
                 let list = try await options.client().send(.GET, "/nodes", as: ItemList<ComputeNode>.self)
                 try options.print(
-                    list, headers: ["NAME", "STATE", "CPU", "MEMORY", "GPU", "MEMORY USED", "LAST HEARTBEAT"],
+                    list,
+                    headers: [
+                        "NAME", "STATE", "JOBS", "CPU ALLOC/CAP", "MEMORY ALLOC/CAP", "GPU ALLOC/CAP", "CPU USED", "MEMORY USED", "LAST HEARTBEAT",
+                    ],
                     rows: list.items.map {
-                        [
-                            $0.name, $0.state.rawValue, String(format: "%g", $0.capacity.cpu), "\($0.capacity.memoryBytes >> 20) MiB",
-                            $0.gpus.isEmpty ? "0" : "\($0.gpus.count) × \($0.gpus[0].model)", "\($0.usage.memoryBytes >> 20) MiB",
-                            $0.lastHeartbeatAt.shortText,
+                        let allocated = $0.allocated ?? .zero
+                        return [
+                            $0.name, $0.state.rawValue, String($0.placedJobs ?? 0),
+                            String(format: "%g/%g", allocated.cpu, $0.capacity.cpu),
+                            "\(allocated.memoryBytes >> 20)/\($0.capacity.memoryBytes >> 20) MiB",
+                            "\(allocated.gpu)/" + ($0.gpus.isEmpty ? "0" : "\($0.gpus.count) × \($0.gpus[0].model)"),
+                            String(format: "%.2f", $0.usage.cpu), "\($0.usage.memoryBytes >> 20) MiB", $0.lastHeartbeatAt.shortText,
                         ]
                     })
             }

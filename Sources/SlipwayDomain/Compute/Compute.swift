@@ -54,6 +54,10 @@ public struct ComputeNode: Codable, Sendable, Hashable {
     public var usage: ComputeResources
     public var registeredAt: Date
     public var lastHeartbeatAt: Date
+    /// What the jobs placed on it (scheduled, preparing, running) asked for, in node listings.
+    public var allocated: ComputeResources?
+    /// How many jobs are placed on it, in node listings.
+    public var placedJobs: Int?
 
     public init(
         id: UUID, name: String, capacity: ComputeResources, gpus: [GPUDevice], labels: [String: String], state: NodeState,

@@ -237,7 +237,8 @@ struct JobController: Sendable {
         return cancelled
     }
 
-    /// The job's log from `?offset=` (default 0). With `?follow=true` the answer streams until the job is over.
+    /// The job's log from `?offset=` (default 0), or its last `?tail=` characters. With `?follow=true` the answer
+    /// streams until the job is over.
     /// The `Slipway-Log-Offset` header says where the text ends, to resume from.
     @Sendable func logs(_ request: Request, context: AppRequestContext) async throws -> Response {
         let job = try await job(context, requires: .viewer)
@@ -246,6 +247,11 @@ struct JobController: Sendable {
         if let text = query["offset"] {
             guard let value = Int64(text), value >= 0 else { throw APIError.invalidField("offset", "must be a whole number, 0 or more") }
             offset = value
+        }
+        if let text = query["tail"] {
+            // The last `tail` characters: from the log's length back (the length is where an offset past the end stops).
+            guard let value = Int64(text), value >= 0 else { throw APIError.invalidField("tail", "must be a whole number, 0 or more") }
+            offset = max(0, try await store.compute.logLength(jobID: job.id) - value)
         }
         let follow = query["follow"] == "true" || query["follow"] == "1"
         let store = self.store

@@ -22,7 +22,18 @@ struct NodeController: Sendable {
     /// Every signed-in user may see the nodes (what the cluster has); changing them is for administrators.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<ComputeNode> {
         _ = try access.caller(context)
-        return ItemList(items: try await store.compute.nodes())
+        // Totals per node only: which jobs they are is for those who may see their namespaces.
+        let placed = try await store.compute.jobs(
+            namespaceIDs: nil, projectID: nil, states: JobState.allCases.filter(\.isPlaced), limit: 100_000)
+        let allocations = NodeAllocation.byNode(placed)
+        return ItemList(
+            items: try await store.compute.nodes().map { node in
+                var node = node
+                let allocation = allocations[node.name] ?? NodeAllocation()
+                node.allocated = allocation.resources
+                node.placedJobs = allocation.jobs
+                return node
+            })
     }
 
     @Sendable func cordon(_ request: Request, context: AppRequestContext) async throws -> ComputeNode {
@@ -77,5 +88,26 @@ struct NodeController: Sendable {
             throw APIError.notFound("join token '\(text.prefix(40))' does not exist")
         }
         return Response(status: .noContent)
+    }
+}
+
+/// What the jobs placed on a node hold there, and how many they are.
+struct NodeAllocation: Sendable, Equatable {
+    var resources = ComputeResources.zero
+    var jobs = 0
+
+    /// The allocations of `jobs`' placed ones, by node name.
+    static func byNode(_ jobs: [Job]) -> [String: NodeAllocation] {
+        var totals: [String: NodeAllocation] = [:]
+        for job in jobs where job.state.isPlaced {
+            guard let node = job.node else { continue }
+            var total = totals[node] ?? NodeAllocation()
+            total.resources.cpu += job.spec.resources.cpu
+            total.resources.memoryBytes += job.spec.resources.memoryBytes
+            total.resources.gpu += max(job.spec.resources.gpu, job.gpuDevices.count)
+            total.jobs += 1
+            totals[node] = total
+        }
+        return totals
     }
 }

@@ -312,6 +312,7 @@ enum OpenAPIDocument {
             tag: "compute", success: (200, nil),
             query: [
                 QueryParameter(name: "offset", description: "Start at this character of the log", minimum: 0, maximum: nil),
+                QueryParameter(name: "tail", description: "Only the last this many characters", minimum: 0, maximum: nil),
                 QueryParameter(name: "follow", description: "Keep streaming while the job runs", kind: .enumeration(["true", "false"])),
             ], binaryResponse: true),
         .init(
@@ -687,6 +688,9 @@ enum OpenAPIDocument {
                     "state": ["type": "string", "enum": ["ready", "cordoned", "draining", "lost"]],
                     "usage": ["$ref": "#/components/schemas/Resources"],
                     "registered_at": time, "last_heartbeat_at": time,
+                    "allocated": object(
+                        ["cpu": ["type": "number"], "memory_bytes": ["type": "integer"], "gpu": ["type": "integer"]], required: []),
+                    "placed_jobs": ["type": "integer"],
                 ], required: ["id", "name", "capacity", "gpus", "labels", "state", "usage", "registered_at", "last_heartbeat_at"]),
             "NodeList": list("Node"),
             "JoinToken": object(

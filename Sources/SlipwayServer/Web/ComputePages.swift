@@ -65,10 +65,11 @@ struct ComputePages: Sendable {
         let detail = try await jobs.show(request, context: context)
         let job = detail.job
         let role = try await jobs.access.namespace(job.namespace, context, requires: .viewer).role
-        let (log, next) = try await store.compute.log(jobID: job.id, from: 0)
-        let scalars = log.unicodeScalars
-        let omitted = scalars.count > Self.logLimit
-        let shown = omitted ? String(scalars.suffix(Self.logLimit)) : log
+        // Only the end of a long log is read: the page links to the whole.
+        let start = max(0, try await store.compute.logLength(jobID: job.id) - Int64(Self.logLimit))
+        let (log, next) = try await store.compute.log(jobID: job.id, from: start)
+        let omitted = start > 0
+        let shown = log
         let page = JobPage(
             layout: .make(context.caller, section: "/jobs", flash: flash), job: .init(job, now: jobs.now()),
             spec: .init(job.spec), events: detail.events.map { .init($0) }, log: shown, logOffset: next, logOmitted: omitted,
@@ -102,13 +103,11 @@ struct ComputePages: Sendable {
     ) async throws -> Response {
         let caller = try jobs.access.caller(context)
         let listed = try await nodes.list(request, context: context).items
-        // Totals per node only: which jobs they are is for those who may see their namespaces.
-        let placed = try await store.compute.jobs(
-            namespaceIDs: nil, projectID: nil, states: JobState.allCases.filter(\.isPlaced), limit: 100_000)
-        let allocations = NodeAllocation.byNode(placed)
         let now = jobs.now()
         let rows = listed.sorted { $0.name < $1.name }.map { node in
-            NodesPage.Row(node, allocation: allocations[node.name] ?? NodeAllocation(), now: now, isAdmin: caller.user.isAdmin)
+            NodesPage.Row(
+                node, allocation: NodeAllocation(resources: node.allocated ?? .zero, jobs: node.placedJobs ?? 0), now: now,
+                isAdmin: caller.user.isAdmin)
         }
         let page = NodesPage(layout: .make(context.caller, section: "/nodes", flash: flash), nodes: rows, isAdmin: caller.user.isAdmin)
         return pages.render("nodes", page, status: status)
@@ -176,27 +175,6 @@ struct ComputePages: Sendable {
         if whole < 60 { return "\(whole) s" }
         if whole < 3600 { return "\(whole / 60) min" + (whole % 60 == 0 ? "" : " \(whole % 60) s") }
         return "\(whole / 3600) h" + (whole % 3600 / 60 == 0 ? "" : " \(whole % 3600 / 60) min")
-    }
-}
-
-/// What the jobs placed on one node (scheduled, preparing or running) hold of it.
-struct NodeAllocation: Sendable, Equatable {
-    var resources = ComputeResources.zero
-    var jobs = 0
-
-    /// The allocations of `jobs`' placed ones, by node name.
-    static func byNode(_ jobs: [Job]) -> [String: NodeAllocation] {
-        var totals: [String: NodeAllocation] = [:]
-        for job in jobs where job.state.isPlaced {
-            guard let node = job.node else { continue }
-            var total = totals[node] ?? NodeAllocation()
-            total.resources.cpu += job.spec.resources.cpu
-            total.resources.memoryBytes += job.spec.resources.memoryBytes
-            total.resources.gpu += max(job.spec.resources.gpu, job.gpuDevices.count)
-            total.jobs += 1
-            totals[node] = total
-        }
-        return totals
     }
 }
 

@@ -62,6 +62,8 @@ public protocol ComputeRepository: Sendable {
     func appendLog(jobID: UUID, _ text: String, limit: Int64) async throws -> Int64
     /// The log from `offset` on, and the offset after it.
     func log(jobID: UUID, from offset: Int64) async throws -> (text: String, next: Int64)
+    /// How long the log is, in Unicode scalars.
+    func logLength(jobID: UUID) async throws -> Int64
 
     // Leadership
     /// Takes or renews the lease `name` for `holder` until `now + ttl`. - Returns: whether `holder` holds it.
@@ -553,6 +555,16 @@ public struct SQLComputeRepository: ComputeRepository {
                 .values(SQLBind(jobID.uuidString), SQLBind((last?.seq ?? 0) + 1), SQLBind(start), SQLBind(text)).run()
             return start + Int64(text.unicodeScalars.count)
         }
+    }
+
+    public func logLength(jobID: UUID) async throws -> Int64 {
+        struct End: Decodable {
+            var end: Int64?
+        }
+        return try await database.read { db in
+            try await db.select().column(SQLFunction("MAX", args: SQLRaw("start_offset + LENGTH(text)")), as: "end")
+                .from("job_log_chunks").where("job_id", .equal, jobID.uuidString).first(decoding: End.self)
+        }?.end ?? 0
     }
 
     public func log(jobID: UUID, from offset: Int64) async throws -> (text: String, next: Int64) {

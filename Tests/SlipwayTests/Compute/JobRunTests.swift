@@ -89,6 +89,10 @@ struct JobRunTests {
             #expect(text.hasPrefix("héllo wörl\n[slipway] the log reached its limit"))
             #expect(next == cut)
             #expect(try await store.appendLog(jobID: job.id, "dropped", limit: 10) == cut, "nothing more is kept")
+            #expect(try await store.logLength(jobID: job.id) == cut)
+            let tail = try await api.request(.get, "/api/v1/jobs/\(job.id.uuidString)/logs?tail=8", token: admin)
+            #expect(tail.text.unicodeScalars.count == 8)
+            #expect(tail.headers[HTTPField.Name("Slipway-Log-Offset")!] == String(cut))
         }
     }
 
