@@ -60,6 +60,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Metadata persistence: one SQL layer (SQLKit) over SQLite and PostgreSQL.
+        // The Open Inference Protocol's bodies (JSON and binary tensors) and, as it grows, the gateway's batching and
+        // routing: pure code over bytes.
+        .target(
+            name: "SlipwayServing",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SlipwayStore",
             dependencies: [
@@ -157,6 +164,7 @@ let package = Package(
         .testTarget(
             name: "SlipwayTests",
             dependencies: [
+                "SlipwayServing",
                 "SlipwayScheduling",
                 "SlipwayDomain",
                 "SlipwayData",
