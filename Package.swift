@@ -60,11 +60,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Metadata persistence: one SQL layer (SQLKit) over SQLite and PostgreSQL.
-        // The Open Inference Protocol's bodies (JSON and binary tensors) and, as it grows, the gateway's batching and
-        // routing: pure code over bytes.
+        // Serving's gateway side: the Open Inference Protocol's bodies (JSON and binary tensors) and connections to
+        // model workers; batching and routing join it.
         .target(
             name: "SlipwayServing",
-            dependencies: [],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -21,6 +21,8 @@ def main(argv=None) -> int:
     except Exception as error:
         print(f"slipway_worker: the model in {arguments.model} cannot be loaded: {type(error).__name__}: {error}", file=sys.stderr)
         return 3
+    # A supervisor may start us with signals blocked (a parent thread's mask is inherited): take them back.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = ModelServer(runtime, name=arguments.name)
     serve(server, arguments.listen, ready=lambda address: announce(address, runtime, arguments.name))
