@@ -12,6 +12,8 @@ public actor Agent {
     let heartbeat: Duration
     let logger: Logger
     let environments: PythonEnvironments
+    /// Serialises pulls of the same dataset version into the node's cache.
+    let cacheLocks = KeyedLock()
     private var running: [UUID: RunningJob] = [:]
     /// CPU ticks of each running job's processes at the last heartbeat, and when.
     private var lastCPU: (ticks: [UUID: Int64], at: ContinuousClock.Instant)?
@@ -105,7 +107,10 @@ public actor Agent {
         return !job.stopRequested
     }
 
-    private func finished(_ id: UUID) { running[id] = nil }
+    private func finished(_ id: UUID) {
+        running[id] = nil
+        sent[id] = nil
+    }
 
     private func wasStopped(_ id: UUID) -> Bool { running[id]?.stopRequested ?? true }
 
@@ -140,7 +145,8 @@ public actor Agent {
         // The attempt's own token: MLflow and the Slipway CLI inside the job act with it, and so does the agent
         // for the job's code, inputs and outputs.
         let jobClient = SlipwayAPIClient(baseURL: client.baseURL, token: assignment.token)
-        let workspace = JobWorkspace(client: jobClient, assignment: assignment, work: work, output: output, cache: workDirectory)
+        let workspace = JobWorkspace(
+            client: jobClient, assignment: assignment, work: work, output: output, cache: workDirectory, cacheLocks: cacheLocks)
         if let token = assignment.token {
             environment["SLIPWAY_URL"] = client.baseURL
             environment["SLIPWAY_TOKEN"] = token

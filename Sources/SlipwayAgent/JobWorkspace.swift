@@ -16,6 +16,8 @@ struct JobWorkspace: Sendable {
     let output: URL
     /// The node's caches: `code/<sha256>.tar` and `datasets/…`.
     let cache: URL
+    /// One pull at a time per cache entry, so two jobs reading the same version do not race to fill it.
+    let cacheLocks: KeyedLock
 
     /// An input as the job sees it: its folder, and where that folder's content lives on the node.
     struct MaterializedInput: Sendable {
@@ -58,25 +60,30 @@ struct JobWorkspace: Sendable {
             let cached = cache.appendingPathComponent("datasets/" + key)
             var summary = (files: 0, downloaded: 0)
             let complete = cached.appendingPathComponent(".slipway-complete")
-            if FileManager.default.fileExists(atPath: complete.path) {
-                summary.files = Int((try? String(contentsOf: complete, encoding: .utf8)) ?? "") ?? 0
-            } else {
-                // Pulled beside the cache entry and renamed into place, so a half-pulled version is never reused.
-                let staging = cached.deletingLastPathComponent().appendingPathComponent(".pull-\(UUID().uuidString.prefix(8))")
-                defer { try? FileManager.default.removeItem(at: staging) }
-                let datasetAPI = [
-                    "/namespaces", SlipwayAPIClient.segment(assignment.namespace), "projects", SlipwayAPIClient.segment(project), "datasets",
-                    SlipwayAPIClient.segment(dataset),
-                ].joined(separator: "/")
-                let pulled = try await VersionPull(
-                    client: client, namespace: assignment.namespace, datasetAPI: datasetAPI, version: version, layout: layout
-                ).run(into: staging)
-                summary = (pulled.files, pulled.downloaded)
-                try String(pulled.files).write(to: staging.appendingPathComponent(".slipway-complete"), atomically: true, encoding: .utf8)
-                if !FileManager.default.fileExists(atPath: complete.path) {
+            await cacheLocks.acquire(key)
+            do {
+                if FileManager.default.fileExists(atPath: complete.path) {
+                    summary.files = Int((try? String(contentsOf: complete, encoding: .utf8)) ?? "") ?? 0
+                } else {
+                    // Pulled beside the cache entry and renamed into place, so a half-pulled version is never reused.
+                    let staging = cached.deletingLastPathComponent().appendingPathComponent(".pull-\(UUID().uuidString.prefix(8))")
+                    defer { try? FileManager.default.removeItem(at: staging) }
+                    let datasetAPI = [
+                        "/namespaces", SlipwayAPIClient.segment(assignment.namespace), "projects", SlipwayAPIClient.segment(project), "datasets",
+                        SlipwayAPIClient.segment(dataset),
+                    ].joined(separator: "/")
+                    let pulled = try await VersionPull(
+                        client: client, namespace: assignment.namespace, datasetAPI: datasetAPI, version: version, layout: layout
+                    ).run(into: staging)
+                    summary = (pulled.files, pulled.downloaded)
+                    try String(pulled.files).write(to: staging.appendingPathComponent(".slipway-complete"), atomically: true, encoding: .utf8)
                     _ = try? FileManager.default.removeItem(at: cached)
                     try FileManager.default.moveItem(at: staging, to: cached)
                 }
+                await cacheLocks.release(key)
+            } catch {
+                await cacheLocks.release(key)
+                throw error
             }
             let path = work.appendingPathComponent("inputs/\(input.name)")
             try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -221,4 +228,28 @@ struct ContainerRuntime: Sendable {
     }
 
     static func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+}
+
+/// Mutual exclusion by key: `acquire` waits while another task holds the key, `release` hands it to the next.
+actor KeyedLock {
+    private var held: Set<String> = []
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    func acquire(_ key: String) async {
+        guard held.contains(key) else {
+            held.insert(key)
+            return
+        }
+        await withCheckedContinuation { waiting[key, default: []].append($0) }
+    }
+
+    func release(_ key: String) {
+        guard var queue = waiting[key], !queue.isEmpty else {
+            held.remove(key)
+            return
+        }
+        let next = queue.removeFirst()
+        waiting[key] = queue.isEmpty ? nil : queue
+        next.resume()  // the key passes straight to the next waiter
+    }
 }

@@ -7,6 +7,7 @@ import SlipwayDomain
 import SlipwayStore
 import Testing
 
+@testable import SlipwayAgent
 @testable import SlipwayServer
 
 /// A job as a tracked run, and the token its attempt acts with: the run made at submission and moved with
@@ -94,6 +95,31 @@ struct JobRunTests {
             #expect(tail.text.unicodeScalars.count == 8)
             #expect(tail.headers[HTTPField.Name("Slipway-Log-Offset")!] == String(cut))
         }
+    }
+
+    @Test func aNodesCacheEntryIsFilledByOneJobAtATime() async throws {
+        // Jobs pulling the same dataset version take turns; another version does not wait.
+        let locks = KeyedLock()
+        let trace = Trace()
+        await locks.acquire("flowers@1")
+        let waiter = Task {
+            await locks.acquire("flowers@1")
+            await trace.add("second pull")
+            await locks.release("flowers@1")
+        }
+        await locks.acquire("flowers@2")
+        await trace.add("other version")
+        await locks.release("flowers@2")
+        try await Task.sleep(for: .milliseconds(50))
+        await trace.add("first pull done")
+        await locks.release("flowers@1")
+        await waiter.value
+        #expect(await trace.events == ["other version", "first pull done", "second pull"])
+    }
+
+    actor Trace {
+        var events: [String] = []
+        func add(_ event: String) { events.append(event) }
     }
 
     @Test func aCancelledJobsRunIsKilled() async throws {
