@@ -157,6 +157,7 @@ def test_quota_keeps_a_namespaces_second_job_waiting_with_the_reason_until_the_f
     assert api.put("/namespaces/team/quota", json={"cpu": 1}).status_code == 200
     too_big = api.post(JOBS, json={"name": "big", "command": "true", "resources": {"cpu": 2, "memory_bytes": 64 << 20, "gpu": 0}})
     assert too_big.status_code == 400 and too_big.json()["error"]["code"] == "exceeds_quota"
+    assert "cpu 2 > 1" in too_big.json()["error"]["message"], "the sentence names what is over the quota"
     first = submit(api, "first", "sleep 3", cpu=1, memory=64 << 20)
     wait_for(api, first, {"running"})
     second = submit(api, "second", "echo second", cpu=1, memory=64 << 20)

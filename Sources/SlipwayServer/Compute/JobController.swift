@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SlipwayDomain
+import SlipwayScheduling
 import SlipwayStore
 
 extension Job: ResponseEncodable {}
@@ -37,7 +38,8 @@ struct JobController: Sendable {
         let (namespace, project) = try await access.project(context, requires: .developer)
         var spec = try Self.validated(try await request.decodeJSON(JobSpec.self, context: context))
         let quota = try await store.namespaces.quota(of: namespace.namespace)
-        if let problem = Self.exceeds(spec.resources, quota) {
+        // The scheduler's own quota rule, against nothing used: a job the quota can never hold is refused now.
+        if let problem = ResourceLimit(quota).excess(using: Resources(spec.resources), alreadyUsed: .zero) {
             throw APIError.badRequest("exceeds_quota", "the job asks for more than namespace '\(namespace.namespace.name)' may ever use: \(problem)")
         }
         if let code = spec.code,
@@ -108,15 +110,6 @@ struct JobController: Sendable {
                     manifestDigest: JobRuns.digest(stored.manifestJSON)))
         }
         return resolved
-    }
-
-    /// What in `resources` is beyond `quota`, for people; nil when it fits.
-    static func exceeds(_ resources: ComputeResources, _ quota: Quota) -> String? {
-        var problems: [String] = []
-        if let cpu = quota.cpu, resources.cpu > cpu { problems.append("cpu \(resources.cpu) > \(cpu)") }
-        if let memory = quota.memoryBytes, resources.memoryBytes > memory { problems.append("memory \(resources.memoryBytes) > \(memory) bytes") }
-        if let gpu = quota.gpu, resources.gpu > gpu { problems.append("gpu \(resources.gpu) > \(gpu)") }
-        return problems.isEmpty ? nil : problems.joined(separator: ", ")
     }
 
     /// Checks a spec field by field. - Throws: 400 `invalid_field` naming the field.

@@ -154,13 +154,18 @@ enum ClusterSnapshot {
         }
         var namespaces: [String: NamespaceShare] = [:]
         for (_, share) in shares {
-            let quota = share.quota
-            namespaces[share.name] = NamespaceShare(
-                weight: quota.weight ?? 1, quota: ResourceLimit(cpu: quota.cpu, memoryBytes: quota.memoryBytes, gpu: quota.gpu))
+            namespaces[share.name] = NamespaceShare(weight: share.quota.weight ?? 1, quota: ResourceLimit(share.quota))
         }
         return SchedulingSnapshot(
             now: clock, nodes: snapshotNodes, queue: queue, running: running, namespaces: namespaces,
             previousReservations: previousReservations)
+    }
+}
+
+extension ResourceLimit {
+    /// A namespace's quota as the scheduler limits it (the weight is the share's, not the limit's).
+    init(_ quota: Quota) {
+        self.init(cpu: quota.cpu, memoryBytes: quota.memoryBytes, gpu: quota.gpu)
     }
 }
 
