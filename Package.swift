@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The platform's vocabulary: entities, names, roles and the pure rules over them.
@@ -59,17 +60,27 @@ let package = Package(
             dependencies: [],
             swiftSettings: swiftSettings
         ),
-        // Metadata persistence: one SQL layer (SQLKit) over SQLite and PostgreSQL.
-        // Serving's gateway side: the Open Inference Protocol's bodies (JSON and binary tensors) and connections to
-        // model workers; batching and routing join it.
+        // Serving's gateway side: the Open Inference Protocol's bodies (JSON and binary tensors), connections to model
+        // workers, dynamic batching, routing across replicas and the gateway's metrics.
         .target(
             name: "SlipwayServing",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The model worker (Python, in runtime/slipway_worker with its own tests), shipped as a resource agents start.
+        .target(
+            name: "SlipwayWorkerRuntime",
+            path: "runtime",
+            exclude: ["tests", "pyproject.toml"],
+            sources: ["swift"],
+            resources: [.copy("slipway_worker")],
+            swiftSettings: swiftSettings
+        ),
+        // Metadata persistence: one SQL layer (SQLKit) over SQLite and PostgreSQL.
         .target(
             name: "SlipwayStore",
             dependencies: [
@@ -108,6 +119,7 @@ let package = Package(
                 "SlipwayBlobs",
                 "SlipwayAgent",
                 "SlipwayClient",
+                "SlipwayServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -142,6 +154,8 @@ let package = Package(
             dependencies: [
                 "SlipwayDomain",
                 "SlipwayClient",
+                "SlipwayServing",
+                "SlipwayWorkerRuntime",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

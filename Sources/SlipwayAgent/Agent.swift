@@ -14,6 +14,10 @@ public actor Agent {
     let environments: PythonEnvironments
     /// Serialises pulls of the same dataset version into the node's cache.
     let cacheLocks = KeyedLock()
+    /// The serving replicas this node runs.
+    let replicas: ReplicaSupervisor
+    /// Set when a replica changed state: the next heartbeat goes at once instead of at its interval.
+    private var beatSoon = false
     private var running: [UUID: RunningJob] = [:]
     /// CPU ticks of each running job's processes at the last heartbeat, and when.
     private var lastCPU: (ticks: [UUID: Int64], at: ContinuousClock.Instant)?
@@ -29,14 +33,22 @@ public actor Agent {
 
     /// - Parameters:
     ///   - client: the server, authenticated with this node's agent token.
-    ///   - workDirectory: where job folders and cached Python environments live.
-    public init(client: SlipwayAPIClient, workDirectory: URL, heartbeatSeconds: Double, logger: Logger) {
+    ///   - workDirectory: where job folders, model folders and cached Python environments live.
+    ///   - serving: where serving workers listen and where their environments are cached.
+    public init(
+        client: SlipwayAPIClient, workDirectory: URL, heartbeatSeconds: Double, logger: Logger, serving: ServingSettings = ServingSettings()
+    ) {
         self.client = client
         self.workDirectory = workDirectory
         self.heartbeat = .milliseconds(Int64(heartbeatSeconds * 1000))
         self.logger = logger
-        self.environments = PythonEnvironments(root: workDirectory.appendingPathComponent("envs"))
+        self.environments = PythonEnvironments(root: serving.environmentCache ?? workDirectory.appendingPathComponent("envs"))
+        self.replicas = ReplicaSupervisor(
+            client: client, workDirectory: workDirectory, settings: serving, locks: cacheLocks, logger: logger)
     }
+
+    /// Asks for a heartbeat now (a replica changed state).
+    func wake() { beatSoon = true }
 
     /// Registers with a join token. - Returns: the credentials to heartbeat with.
     public static func register(
@@ -51,11 +63,20 @@ public actor Agent {
 
     /// Heartbeats until cancelled; the running jobs are stopped on the way out.
     public func run() async {
+        await replicas.setOnChange { [weak self] in
+            guard let self else { return }
+            Task { await self.wake() }
+        }
         while !Task.isCancelled {
+            beatSoon = false
             await beat()
-            try? await Task.sleep(for: heartbeat)
+            let next = ContinuousClock.now + heartbeat
+            while !Task.isCancelled, !beatSoon, ContinuousClock.now < next {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
         for job in running.values { await job.process?.stop(grace: .seconds(1)) }
+        await replicas.stopAll()
     }
 
     /// One heartbeat: report, then start and stop what the server says.
@@ -78,13 +99,19 @@ public actor Agent {
             if elapsed > 0 { usage.cpu = (Double(gained) / Double(JobProcess.ticksPerSecond)) / elapsed }
         }
         lastCPU = (ticks, now)
+        let serving = await replicas.usage()
+        usage.memoryBytes += serving.memoryBytes
+        usage.gpu += serving.gpu
+        let reports = await replicas.reports()
         let instructions: AgentInstructions
         do {
-            instructions = try await client.send(.POST, "/agents/heartbeat", body: AgentHeartbeat(usage: usage, running: attempts))
+            instructions = try await client.send(
+                .POST, "/agents/heartbeat", body: AgentHeartbeat(usage: usage, running: attempts, replicas: reports))
         } catch {
             logger.warning("heartbeat failed: \(error)")
             return
         }
+        await replicas.apply(start: instructions.startReplicas ?? [], stop: instructions.stopReplicas ?? [])
         for id in instructions.stop { await stop(id) }
         for assignment in instructions.start where running[assignment.jobId] == nil {
             let task = Task { await self.execute(assignment) }

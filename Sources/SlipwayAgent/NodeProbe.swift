@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 import SlipwayDomain
 
 /// What this machine offers: CPU cores, memory, and the GPUs `nvidia-smi` lists (none where it is absent).
@@ -28,6 +32,35 @@ public enum NodeProbe {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { return [] }
         return parseNvidiaSMI(String(decoding: data, as: UTF8.self))
+    }
+
+    /// This machine's address on the route toward `host` (the address another machine there would reach it at), found by
+    /// connecting a UDP socket, which sends nothing. Nil when there is no route.
+    public static func localAddress(toward host: String, port: Int) -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let info = found else { return nil }
+        defer { freeaddrinfo(found) }
+        let descriptor = socket(info.pointee.ai_family, Int32(SOCK_DGRAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        guard connect(descriptor, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else { return nil }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let resolved = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST)
+            }
+        }
+        guard resolved == 0 else { return nil }
+        let address = String(cString: text)
+        return address.contains(":") ? "[\(address)]" : address
     }
 
     /// Lines of `index, name, memory MiB`.

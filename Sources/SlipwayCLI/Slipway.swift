@@ -10,7 +10,7 @@ struct Slipway: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, WhoAmICommand.self,
             NamespaceCommand.self, ProjectCommand.self, DatasetCommand.self, TokenCommand.self, UserCommand.self,
-            JobCommand.self, NodeCommand.self, AgentCommand.self, SimulateCommand.self,
+            JobCommand.self, NodeCommand.self, AgentCommand.self, SimulateCommand.self, DeployCommand.self, PredictCommand.self,
         ]
     )
 }

@@ -14,13 +14,15 @@ public struct MetadataStore: Sendable {
     public var registry: any RegistryRepository
     public var blobReferences: any BlobReferenceRepository
     public var compute: any ComputeRepository
+    public var serving: any ServingRepository
 
     public init(
         users: any UserRepository, tokens: any TokenRepository, sessions: any SessionRepository,
         namespaces: any NamespaceRepository, projects: any ProjectRepository, audit: any AuditLog,
         datasets: any DatasetRepository, drafts: any DraftRepository, tracking: any TrackingRepository,
         artifacts: any ArtifactRepository, loggedModels: any LoggedModelRepository,
-        registry: any RegistryRepository, blobReferences: any BlobReferenceRepository, compute: any ComputeRepository
+        registry: any RegistryRepository, blobReferences: any BlobReferenceRepository, compute: any ComputeRepository,
+        serving: any ServingRepository
     ) {
         self.users = users
         self.tokens = tokens
@@ -36,6 +38,7 @@ public struct MetadataStore: Sendable {
         self.registry = registry
         self.blobReferences = blobReferences
         self.compute = compute
+        self.serving = serving
     }
 
     /// The SQL implementation of every repository over `database`.
@@ -47,6 +50,7 @@ public struct MetadataStore: Sendable {
             datasets: SQLDatasetRepository(database: database), drafts: SQLDraftRepository(database: database),
             tracking: SQLTrackingRepository(database: database), artifacts: SQLArtifactRepository(database: database),
             loggedModels: SQLLoggedModelRepository(database: database), registry: SQLRegistryRepository(database: database),
-            blobReferences: SQLBlobReferenceRepository(database: database), compute: SQLComputeRepository(database: database))
+            blobReferences: SQLBlobReferenceRepository(database: database), compute: SQLComputeRepository(database: database),
+            serving: SQLServingRepository(database: database))
     }
 }

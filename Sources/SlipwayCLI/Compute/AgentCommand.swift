@@ -21,6 +21,10 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Where job folders and Python environments live (default ./slipway-agent).") var workDir: String = "slipway-agent"
     @Option(help: "Offer this many CPU cores instead of all of them.") var cpu: Double?
     @Option(help: "Offer this much memory instead of all of it (e.g. 8GiB).") var memory: String?
+    @Option(help: "Where serving workers listen (default 0.0.0.0: reachable by the gateway on other machines).")
+    var workerHost: String = "0.0.0.0"
+    @Option(help: "The address gateways reach this node's workers at (default: this machine's address toward the server).")
+    var advertiseAddress: String?
 
     func run() async throws {
         guard let joinToken = token ?? ProcessInfo.processInfo.environment["SLIPWAY_JOIN_TOKEN"] else {
@@ -49,9 +53,18 @@ struct AgentCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         print("Registered node \(nodeName) (\(capacity.cpu) CPUs, \(capacity.memoryBytes >> 20) MiB, \(capacity.gpu) GPUs) with \(server).")
+        let advertised = advertiseAddress ?? URL(string: server).flatMap { url in
+            url.host.flatMap { NodeProbe.localAddress(toward: $0, port: url.port ?? 80) }
+        } ?? "127.0.0.1"
+        let environment = ProcessInfo.processInfo.environment
+        let serving = ServingSettings(
+            bindHost: workerHost, advertiseHost: advertised,
+            environmentCache: environment["SLIPWAY_ENV_CACHE_DIR"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) })
+        print("Serving workers listen on \(workerHost) and are reached at \(advertised).")
         let agent = Agent(
             client: SlipwayAPIClient(baseURL: server, token: credentials.agentToken),
-            workDirectory: URL(fileURLWithPath: workDir).standardizedFileURL, heartbeatSeconds: credentials.heartbeatSeconds, logger: logger)
+            workDirectory: URL(fileURLWithPath: workDir).standardizedFileURL, heartbeatSeconds: credentials.heartbeatSeconds, logger: logger,
+            serving: serving)
         let task = Task { await agent.run() }
         // SIGINT and SIGTERM stop the agent and the jobs it runs.
         let sources = [SIGINT, SIGTERM].map { signal in

@@ -18,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
             Environment: SLIPWAY_HOST, SLIPWAY_PORT, SLIPWAY_DATA_DIR, SLIPWAY_DATABASE_URL, SLIPWAY_ADMIN_PASSWORD,
             SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL, SLIPWAY_ARCHIVE_MAX_BYTES,
             SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO, SLIPWAY_EMBEDDED_AGENT, SLIPWAY_NODE_LOST_AFTER,
-            SLIPWAY_HEARTBEAT_SECONDS, SLIPWAY_SCHEDULER_POLICY (drf or fifo), SLIPWAY_SCHEDULER_STARVATION_SECONDS, SLIPWAY_JOB_LOG_LIMIT.
+            SLIPWAY_HEARTBEAT_SECONDS, SLIPWAY_SCHEDULER_POLICY (drf or fifo), SLIPWAY_SCHEDULER_STARVATION_SECONDS, SLIPWAY_JOB_LOG_LIMIT,
+            SLIPWAY_WORKER_HOST, SLIPWAY_ENV_CACHE_DIR, SLIPWAY_GATEWAY_MAX_REQUEST_BYTES, SLIPWAY_SCALE_DOWN_SECONDS, SLIPWAY_METRICS_TOKEN.
             """
     )
 
@@ -77,6 +78,19 @@ struct ServeCommand: AsyncParsableCommand {
             guard let value = Double(text), value > 0, value <= 60 else { throw ValidationError("SLIPWAY_HEARTBEAT_SECONDS must be from 0 to 60") }
             configuration.heartbeatSeconds = value
         }
+        if let text = env("SLIPWAY_WORKER_HOST") { configuration.workerHost = text }
+        configuration.environmentCache = env("SLIPWAY_ENV_CACHE_DIR").map { URL(fileURLWithPath: $0).standardizedFileURL }
+        if let text = env("SLIPWAY_GATEWAY_MAX_REQUEST_BYTES") {
+            guard let value = Int(text), value >= 1024 else {
+                throw ValidationError("SLIPWAY_GATEWAY_MAX_REQUEST_BYTES must be a number of bytes, 1024 or more")
+            }
+            configuration.gateway.maxRequestBytes = value
+        }
+        if let text = env("SLIPWAY_SCALE_DOWN_SECONDS") {
+            guard let value = Double(text), value >= 0 else { throw ValidationError("SLIPWAY_SCALE_DOWN_SECONDS must be a number of seconds, 0 or more") }
+            configuration.scaleDownAfterSeconds = value
+        }
+        configuration.metricsToken = env("SLIPWAY_METRICS_TOKEN")
         configuration.secureCookies = ["1", "true", "yes"].contains(env("SLIPWAY_SECURE_COOKIES")?.lowercased() ?? "")
         if let cost = env("SLIPWAY_BCRYPT_COST") {
             guard let value = Int(cost), (4...31).contains(value) else { throw ValidationError("SLIPWAY_BCRYPT_COST must be from 4 to 31") }

@@ -342,6 +342,8 @@ public struct AgentHeartbeat: Codable, Sendable {
     public var usage: ComputeResources
     /// The jobs (and attempts) the agent is running.
     public var running: [RunningAttempt]
+    /// The serving replicas the agent runs, with their state.
+    public var replicas: [ReplicaReport]?
 
     public struct RunningAttempt: Codable, Sendable, Hashable {
         public var jobId: UUID
@@ -352,9 +354,10 @@ public struct AgentHeartbeat: Codable, Sendable {
         }
     }
 
-    public init(usage: ComputeResources, running: [RunningAttempt]) {
+    public init(usage: ComputeResources, running: [RunningAttempt], replicas: [ReplicaReport]? = nil) {
         self.usage = usage
         self.running = running
+        self.replicas = replicas
     }
 }
 
@@ -362,10 +365,16 @@ public struct AgentHeartbeat: Codable, Sendable {
 public struct AgentInstructions: Codable, Sendable {
     public var start: [JobAssignment]
     public var stop: [UUID]
+    /// Serving replicas to start a worker for.
+    public var startReplicas: [ReplicaAssignment]?
+    /// Serving replicas whose workers must stop.
+    public var stopReplicas: [UUID]?
 
-    public init(start: [JobAssignment], stop: [UUID]) {
+    public init(start: [JobAssignment], stop: [UUID], startReplicas: [ReplicaAssignment]? = nil, stopReplicas: [UUID]? = nil) {
         self.start = start
         self.stop = stop
+        self.startReplicas = startReplicas
+        self.stopReplicas = stopReplicas
     }
 }
 

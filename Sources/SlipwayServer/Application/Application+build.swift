@@ -5,6 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import SlipwayDomain
 import SlipwayScheduling
+import SlipwayServing
 import SlipwayStore
 
 /// Builds the HTTP application `slipway serve` runs: the router over an opened platform, plus the services
@@ -23,13 +24,19 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
             ────────────────────────────────────────────────────────────────
             """)
     }
-    let router = try await buildRouter(platform)
+    let serving = ServingRuntime()
+    let router = try await buildRouter(platform, serving: serving)
     let listening = ListeningPort()
     var services: [any Service] = [
         DatabaseService(database: platform.database, logger: logger),
         SchedulingService(
             store: platform.store, logger: logger, now: platform.now,
             policy: configuration.schedulerPolicy.makePolicy(configuration.schedulingOptions), lostAfter: configuration.nodeLostAfterSeconds),
+        DeploymentService(
+            store: platform.store, logger: logger, now: platform.now, scaleDownAfter: configuration.scaleDownAfterSeconds),
+        GatewayService(
+            store: platform.store, gateway: serving.gateway, directory: serving.directory, settings: configuration.gateway, logger: logger,
+            now: platform.now),
     ]
     if configuration.embeddedAgent { services.append(EmbeddedAgentService(platform: platform, port: listening, logger: logger)) }
     return Application(
@@ -44,8 +51,21 @@ public func buildApplication(_ configuration: ServerConfiguration, logger: Logge
     )
 }
 
-/// Builds the router: health checks, the REST API under `/api/v1` and the web UI.
-public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestContext> {
+/// The gateway's parts one server shares between its routes and its services.
+public struct ServingRuntime: Sendable {
+    public let metrics: GatewayMetrics
+    public let gateway: InferenceGateway
+    let directory = ServingDirectory()
+
+    public init(metrics: GatewayMetrics = GatewayMetrics()) {
+        self.metrics = metrics
+        self.gateway = InferenceGateway(metrics: metrics)
+    }
+}
+
+/// Builds the router: health checks, the REST API under `/api/v1`, the Open Inference Protocol under `/v2`,
+/// `/metrics` and the web UI.
+public func buildRouter(_ platform: Platform, serving: ServingRuntime = ServingRuntime()) async throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let store = platform.store
     let access = AccessPolicy(store: store)
@@ -94,12 +114,20 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     nodes.register(on: api)
     // Agents authenticate with their own tokens, so their routes sit beside the user API, not inside it.
     AgentController(
-        store: store, runs: jobRuns, now: platform.now, heartbeatSeconds: platform.configuration.heartbeatSeconds,
+        store: store, blobs: platform.blobs, runs: jobRuns, now: platform.now, heartbeatSeconds: platform.configuration.heartbeatSeconds,
         logLimit: platform.configuration.jobLogLimit
     ).register(
         on: router.group("api/v1/agents")
             .add(middleware: APIErrorMiddleware())
             .add(middleware: BodyLimitMiddleware(maxBytes: max(platform.configuration.maxBodyBytes, AgentController.maxLogChunk))))
+    let deployments = DeploymentController(
+        store: store, access: access, metrics: serving.metrics, gateway: serving.gateway, now: platform.now)
+    deployments.register(on: api)
+    let inference = InferenceController(
+        gateway: serving.gateway, directory: serving.directory, store: store, settings: platform.configuration.gateway,
+        metrics: serving.metrics)
+    inference.register(on: router, authentication: AuthenticationMiddleware(store: store, now: platform.now, requireCSRFHeader: true))
+    MetricsController(metrics: serving.metrics, store: store, token: platform.configuration.metricsToken).register(on: router)
     let catalog = TrackingCatalog(store: store)
     let tracking = TrackingController(catalog: catalog, access: access, blobs: platform.blobs)
     tracking.register(on: api)
@@ -130,5 +158,6 @@ public func buildRouter(_ platform: Platform) async throws -> Router<AppRequestC
     DataPages(pages: pages, store: store, datasets: datasets, tracking: catalog).register(on: web)
     TrackingPages(pages: pages, catalog: catalog, api: tracking).register(on: web)
     ComputePages(pages: pages, store: store, jobs: jobs, nodes: nodes).register(on: web)
+    ServingPages(pages: pages, deployments: deployments, inference: inference).register(on: web)
     return router
 }

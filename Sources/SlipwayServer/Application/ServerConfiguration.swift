@@ -39,6 +39,16 @@ public struct ServerConfiguration: Sendable {
     public var schedulerPolicy: SchedulingPolicyName = .drf
     /// Fair sharing's protection against starvation: how long a job waits before room is reserved for it.
     public var schedulingOptions = SchedulingOptions(starvationBound: 600)
+    /// Where the embedded agent's serving workers listen (`SLIPWAY_WORKER_HOST`); loopback keeps them on this machine.
+    public var workerHost = "127.0.0.1"
+    /// Where agents cache Python environments for jobs and workers (`SLIPWAY_ENV_CACHE_DIR`); nil: the agent's folder.
+    public var environmentCache: URL?
+    /// The gateway's settings: request size limit, and how often it reads routes and reports load.
+    public var gateway = GatewaySettings()
+    /// How long a model version's load must stay low before autoscaling removes replicas (`SLIPWAY_SCALE_DOWN_SECONDS`).
+    public var scaleDownAfterSeconds: Double = 30
+    /// The token `/metrics` requires (`SLIPWAY_METRICS_TOKEN`); open when nil.
+    public var metricsToken: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL = URL(fileURLWithPath: "slipway-data"),

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SlipwayBlobs
 import SlipwayDomain
 import SlipwayStore
 
@@ -10,6 +11,8 @@ import SlipwayStore
 /// Agent tokens are not user tokens: these routes sit outside the user authentication middleware.
 struct AgentController: Sendable {
     let store: MetadataStore
+    /// Where serving replicas' model files are read from.
+    let blobs: any BlobStore
     let runs: JobRuns
     let now: @Sendable () -> Date
     let heartbeatSeconds: Double
@@ -24,6 +27,7 @@ struct AgentController: Sendable {
         group.post("heartbeat", use: heartbeat)
         group.post("jobs/{job}/state", use: reportState)
         group.post("jobs/{job}/logs", use: appendLog)
+        group.get("replicas/{replica}/files/{digest}", use: replicaFile)
     }
 
     @Sendable func registerNode(_ request: Request, context: AppRequestContext) async throws -> AgentCredentials {
@@ -82,7 +86,26 @@ struct AgentController: Sendable {
             assignment.token = token
             start.append(assignment)
         }
-        return AgentInstructions(start: start, stop: stop)
+        // Serving replicas: what the agent runs updates their state; it is told which to start and stop.
+        let replicas = try await store.serving.agentReport(nodeID: node.id, body.replicas ?? [], at: now())
+        return AgentInstructions(start: start, stop: stop, startReplicas: replicas.start, stopReplicas: replicas.stop)
+    }
+
+    /// A file of the model a replica on this node serves.
+    @Sendable func replicaFile(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let node = try await node(request)
+        let text = try context.parameters.require("replica")
+        let digestText = try context.parameters.require("digest")
+        let missing = APIError.notFound("replica '\(text.prefix(40))' on node \(node.name) has no file \(digestText.prefix(80))")
+        guard let id = UUID(uuidString: text), let digest = BlobDigest(hex: digestText),
+            let assignment = try await store.serving.assignment(replicaID: id, nodeID: node.id),
+            let file = assignment.files.first(where: { $0.sha256 == digest.hex }),
+            try await blobs.info(digest) != nil
+        else { throw missing }
+        let chunks = try await blobs.read(digest, chunkSize: 1 << 20)
+        return Response(
+            status: .ok, headers: [.contentType: "application/octet-stream", .contentLength: String(file.size)],
+            body: ResponseBody(asyncSequence: chunks))
     }
 
     @Sendable func reportState(_ request: Request, context: AppRequestContext) async throws -> Job {

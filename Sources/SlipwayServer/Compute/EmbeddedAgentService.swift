@@ -45,7 +45,10 @@ struct EmbeddedAgentService: Service {
         let agent = Agent(
             client: SlipwayAPIClient(baseURL: "http://\(host):\(port)", token: secret),
             workDirectory: platform.configuration.dataDirectory.appendingPathComponent("agent"),
-            heartbeatSeconds: platform.configuration.heartbeatSeconds, logger: logger)
+            heartbeatSeconds: platform.configuration.heartbeatSeconds, logger: logger,
+            serving: ServingSettings(
+                bindHost: platform.configuration.workerHost, advertiseHost: platform.configuration.workerHost == "0.0.0.0" ? "127.0.0.1" : platform.configuration.workerHost,
+                environmentCache: platform.configuration.environmentCache))
         logger.info(
             "embedded agent registered node \(name): \(probe.resources.cpu) CPUs, \(probe.resources.memoryBytes >> 20) MiB, \(probe.gpus.count) GPUs")
         let task = Task { await agent.run() }

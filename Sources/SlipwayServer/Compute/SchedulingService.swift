@@ -69,33 +69,52 @@ struct SchedulingService: Service {
             }
         }
         let nodes = try await store.compute.nodes()
+        // Serving replicas on lost nodes go back to the queue, like the nodes' jobs.
+        let lostNodes = nodes.filter { $0.state == .lost }.map(\.id)
+        if try await store.serving.requeueReplicas(onNodes: lostNodes, reason: "its node was lost", at: time) > 0 {
+            logger.warning("serving replicas on lost nodes were re-queued")
+        }
         let jobs = try await store.compute.schedulable()
-        guard jobs.contains(where: { $0.job.state == .queued }) else {
+        let replicas = try await store.serving.schedulableReplicas()
+        guard jobs.contains(where: { $0.job.state == .queued }) || replicas.contains(where: { $0.replica.state == .pending }) else {
             reservations.value.withLock { $0 = [] }
             return []
         }
         var shares: [UUID: (name: String, quota: Quota)] = [:]
-        let involved = Set(jobs.map(\.namespaceID))
+        let involved = Set(jobs.map(\.namespaceID) + replicas.map(\.namespaceID))
         for (namespace, _) in try await store.namespaces.list(memberID: nil) where involved.contains(namespace.id) {
             shares[namespace.id] = (namespace.name.value, try await store.namespaces.quota(of: namespace))
         }
         let snapshot = ClusterSnapshot.make(
-            nodes: nodes, jobs: jobs, shares: shares, now: time, previousReservations: reservations.value.withLock { $0 })
+            nodes: nodes, jobs: jobs, replicas: replicas, shares: shares, now: time, previousReservations: reservations.value.withLock { $0 })
         let decision = policy.schedule(snapshot)
         reservations.value.withLock { $0 = decision.reservations }
 
         var made: [Placement] = []
         for placement in decision.placements {
-            guard let jobID = UUID(uuidString: placement.jobID), let nodeID = UUID(uuidString: placement.nodeID) else { continue }
+            guard let nodeID = UUID(uuidString: placement.nodeID) else { continue }
+            if let replicaID = ClusterSnapshot.replicaID(placement.jobID) {
+                if try await store.serving.placeReplica(id: replicaID, nodeID: nodeID, gpuDevices: placement.gpuDevices, at: time) {
+                    made.append(placement)
+                }
+                continue
+            }
+            guard let jobID = UUID(uuidString: placement.jobID) else { continue }
             if try await store.compute.place(jobID: jobID, nodeID: nodeID, gpuDevices: placement.gpuDevices, at: time) {
                 made.append(placement)
             }
         }
         var reasons: [UUID: String] = [:]
+        var replicaReasons: [UUID: String] = [:]
         for (id, reason) in decision.waiting {
-            if let jobID = UUID(uuidString: id) { reasons[jobID] = "waiting: \(reason.message)" }
+            if let replicaID = ClusterSnapshot.replicaID(id) {
+                replicaReasons[replicaID] = "waiting: \(reason.message)"
+            } else if let jobID = UUID(uuidString: id) {
+                reasons[jobID] = "waiting: \(reason.message)"
+            }
         }
         try await store.compute.setWaitingReasons(reasons)
+        try await store.serving.setWaitingReasons(replicaReasons)
         return made
     }
 }
@@ -112,9 +131,21 @@ enum ClusterSnapshot {
     ///   - jobs: queued and placed jobs with their namespaces and, for placed ones, their nodes.
     ///   - shares: each namespace's name and quota (with its fair-share weight).
     ///   - previousReservations: what the last decision reserved.
+    /// Serving replicas share the queue with jobs under ids of this prefix.
+    static let replicaPrefix = "replica:"
+
+    /// The replica a snapshot id names, if it names one.
+    static func replicaID(_ id: String) -> UUID? {
+        id.hasPrefix(replicaPrefix) ? UUID(uuidString: String(id.dropFirst(replicaPrefix.count))) : nil
+    }
+
+    /// Replicas of online services go before batch jobs of their namespace: a service that cannot start its replicas
+    /// fails its users now, a job only waits.
+    static let replicaPriority = 1_000_000
+
     static func make(
-        nodes: [ComputeNode], jobs: [(job: Job, namespaceID: UUID, nodeID: UUID?)], shares: [UUID: (name: String, quota: Quota)], now: Date,
-        previousReservations: [Reservation] = []
+        nodes: [ComputeNode], jobs: [(job: Job, namespaceID: UUID, nodeID: UUID?)], replicas: [SchedulableReplica] = [],
+        shares: [UUID: (name: String, quota: Quota)], now: Date, previousReservations: [Reservation] = []
     ) -> SchedulingSnapshot {
         let clock = now.timeIntervalSince1970
         func name(_ namespaceID: UUID, _ job: Job) -> String { shares[namespaceID]?.name ?? job.namespace }
@@ -136,6 +167,16 @@ enum ClusterSnapshot {
                     id: job.id.uuidString, namespace: name(namespaceID, job), nodeID: nodeID.uuidString, resources: held,
                     expectedEnd: job.spec.maxRuntimeSeconds.map { start + Double($0) }))
         }
+        for replica in replicas where replica.replica.state.isPlaced {
+            guard let nodeID = replica.nodeID else { continue }
+            let held = Resources(replica.resources)
+            free[nodeID]? -= held
+            freeDevices[nodeID]?.subtract(replica.replica.gpuDevices)
+            running.append(
+                RunningJob(
+                    id: replicaPrefix + replica.replica.id.uuidString, namespace: shares[replica.namespaceID]?.name ?? "", nodeID: nodeID.uuidString,
+                    resources: held, expectedEnd: nil))
+        }
         let snapshotNodes = nodes.map { node in
             var labels = node.labels
             if let model = node.gpus.first?.model, labels["gpu.model"] == nil { labels["gpu.model"] = model }
@@ -152,12 +193,18 @@ enum ClusterSnapshot {
                 priority: job.spec.priority ?? 0, submittedAt: job.createdAt.timeIntervalSince1970,
                 maximumRuntime: job.spec.maxRuntimeSeconds.map(Double.init), nodeSelector: job.spec.nodeSelector ?? [:])
         }
+        let pendingReplicas = replicas.filter { $0.replica.state == .pending }.map { replica in
+            QueuedJob(
+                id: replicaPrefix + replica.replica.id.uuidString, namespace: shares[replica.namespaceID]?.name ?? "",
+                resources: Resources(replica.resources), priority: replicaPriority, submittedAt: replica.replica.createdAt.timeIntervalSince1970,
+                nodeSelector: replica.nodeSelector)
+        }
         var namespaces: [String: NamespaceShare] = [:]
         for (_, share) in shares {
             namespaces[share.name] = NamespaceShare(weight: share.quota.weight ?? 1, quota: ResourceLimit(share.quota))
         }
         return SchedulingSnapshot(
-            now: clock, nodes: snapshotNodes, queue: queue, running: running, namespaces: namespaces,
+            now: clock, nodes: snapshotNodes, queue: queue + pendingReplicas, running: running, namespaces: namespaces,
             previousReservations: previousReservations)
     }
 }

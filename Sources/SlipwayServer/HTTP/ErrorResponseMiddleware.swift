@@ -17,6 +17,10 @@ struct ErrorResponseMiddleware: RouterMiddleware {
                 return try MLflowErrorMiddleware.mlflowError(for: error, logger: context.logger, request: request)
                     .response(from: request, context: context)
             }
+            if request.uri.path == "/v2" || request.uri.path.hasPrefix("/v2/") {
+                // Inference clients read `{"error": "…"}`, for routes that do not exist too.
+                return InferenceErrorMiddleware.response(for: error, request: request, logger: context.logger)
+            }
             var apiError = APIErrorMiddleware<Context>.apiError(for: error, request: request, logger: context.logger)
             let unmatched = (error as? HTTPError)?.status == .notFound
             if request.uri.path.hasPrefix("/api/") {

@@ -6,9 +6,11 @@ import SlipwayDomain
 
 extension Request {
     /// Decodes the JSON body as `T`, answering every malformed body with a 400 that says what is wrong.
-    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+    /// - Parameter empty: what an empty body means; without it, an empty body is refused.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext, empty: T? = nil) async throws -> T {
         let buffer = try await body.collect(upTo: context.maxBodyBytes)
         guard buffer.readableBytes > 0 else {
+            if let empty { return empty }
             throw APIError.badRequest("invalid_json", "the request body is empty; send a JSON object")
         }
         if Self.containsEscapedNUL(buffer.readableBytesView) {

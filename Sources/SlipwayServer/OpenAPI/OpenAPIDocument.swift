@@ -350,6 +350,39 @@ enum OpenAPIDocument {
             method: "post", path: "/agents/jobs/{job}/logs", summary: "An agent appends text to a job's log", tag: "agents", success: (204, nil),
             rawBody: true),
         .init(
+            method: "post", path: "/namespaces/{namespace}/projects/{project}/deployments",
+            summary: "Deploy registered model versions as an online service (developer; production needs maintainer and approved versions)",
+            tag: "serving", request: "CreateDeploymentRequest", success: (201, "DeploymentDetail")),
+        .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/deployments", summary: "The project's deployments", tag: "serving",
+            success: (200, "DeploymentList")),
+        .init(method: "get", path: "/deployments", summary: "Deployments in the caller's namespaces", tag: "serving", success: (200, "DeploymentList")),
+        .init(
+            method: "get", path: "/deployments/{deployment}", summary: "A deployment with its revisions and replicas", tag: "serving",
+            success: (200, "DeploymentDetail")),
+        .init(
+            method: "patch", path: "/deployments/{deployment}",
+            summary: "Change what it runs (a new revision rolls out beside the serving one) or its description and flags (developer)",
+            tag: "serving", request: "UpdateDeploymentRequest", success: (200, "DeploymentDetail")),
+        .init(
+            method: "post", path: "/deployments/{deployment}/scale", summary: "Set the fewest and most replicas per model version (developer)",
+            tag: "serving", request: "ScaleDeploymentRequest", success: (200, "DeploymentDetail")),
+        .init(
+            method: "post", path: "/deployments/{deployment}/rollback",
+            summary: "Make a new revision from the previous one (or the one named) and roll it out (developer)", tag: "serving",
+            request: "RollbackDeploymentRequest", success: (200, "DeploymentDetail"), optionalBody: true),
+        .init(
+            method: "delete", path: "/deployments/{deployment}", summary: "Delete a deployment; its replicas stop (maintainer)", tag: "serving",
+            success: (204, nil)),
+        .init(
+            method: "get", path: "/deployments/{deployment}/metrics",
+            summary: "The gateway's recent figures: requests, errors, p50/p99 latency and batch sizes per version in 5-second buckets",
+            tag: "serving", success: (200, "DeploymentMetrics"),
+            query: [QueryParameter(name: "seconds", description: "How far back, 10 to 360 seconds (default 300)", minimum: 10, maximum: 360)]),
+        .init(
+            method: "get", path: "/agents/replicas/{replica}/files/{digest}", summary: "An agent downloads a file of the model a replica on its node serves",
+            tag: "agents", success: (200, nil), binaryResponse: true),
+        .init(
             method: "post", path: "/admin/gc", summary: "Delete blobs no live version references (administrators)", tag: "data",
             request: "GarbageCollectionRequest", success: (200, "GarbageCollectionReport"), optionalBody: true),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "meta", success: (200, nil), authenticated: false),
@@ -458,6 +491,21 @@ enum OpenAPIDocument {
         var schema: [String: Any] = ["type": [type, "null"]]
         if let format { schema["format"] = format }
         return schema
+    }
+
+    /// A deployment spec's properties, with `required` fields.
+    private static func deploymentSpec(required: [String]) -> [String: Any] {
+        object(
+            [
+                "models": ["type": "array", "minItems": 1, "maxItems": 10, "items": ["$ref": "#/components/schemas/DeploymentModel"]],
+                "min_replicas": ["type": "integer", "minimum": 0, "maximum": 64], "max_replicas": ["type": "integer", "minimum": 1, "maximum": 64],
+                "resources": ["$ref": "#/components/schemas/Resources"], "batching": ["$ref": "#/components/schemas/BatchingPolicy"],
+                "target_concurrency": ["type": "number", "exclusiveMinimum": 0],
+                "request_timeout_milliseconds": ["type": "integer", "minimum": 1, "maximum": 600_000],
+                "max_queue": ["type": "integer", "minimum": 1, "maximum": 100_000],
+                "environment": object(["python": string, "requirements": ["type": "array", "items": string]], required: []),
+                "node_selector": ["type": "object", "additionalProperties": string],
+            ], required: required)
     }
 
     static var schemas: [String: Any] {
@@ -678,6 +726,89 @@ enum OpenAPIDocument {
                 required: [
                     "id", "namespace", "project", "spec", "state", "reason", "attempts", "max_attempts", "gpu_devices", "created_by", "created_at",
                 ]),
+            "DeploymentModel": object(
+                ["model": string, "version": ["type": "integer", "minimum": 1], "weight": ["type": "integer", "minimum": 0, "maximum": 1000]],
+                required: ["model", "version"]),
+            "BatchingPolicy": object(
+                [
+                    "max_batch_size": ["type": "integer", "minimum": 1, "maximum": 4096],
+                    "max_queue_delay_microseconds": ["type": "integer", "minimum": 0, "maximum": 1_000_000],
+                ], required: ["max_batch_size", "max_queue_delay_microseconds"]),
+            "DeploymentSpec": deploymentSpec(required: ["models"]),
+            "CreateDeploymentRequest": {
+                var schema = deploymentSpec(required: ["name", "models"])
+                var properties = schema["properties"] as? [String: Any] ?? [:]
+                properties["name"] = name
+                properties["description"] = string
+                properties["production"] = bool
+                properties["public"] = bool
+                schema["properties"] = properties
+                return schema
+            }(),
+            "UpdateDeploymentRequest": {
+                var schema = deploymentSpec(required: [])
+                var properties = schema["properties"] as? [String: Any] ?? [:]
+                properties["description"] = string
+                properties["production"] = bool
+                properties["public"] = bool
+                schema["properties"] = properties
+                return schema
+            }(),
+            "ScaleDeploymentRequest": object(
+                ["min_replicas": ["type": "integer", "minimum": 0, "maximum": 64], "max_replicas": ["type": "integer", "minimum": 1, "maximum": 64]],
+                required: []),
+            "RollbackDeploymentRequest": object(["revision": ["type": "integer", "minimum": 1]], required: []),
+            "Deployment": object(
+                [
+                    "id": uuid, "name": name, "namespace": name, "project": name, "description": string, "production": bool, "public": bool,
+                    "revision": ["type": "integer"], "serving_revision": nullable("integer"),
+                    "spec": ["$ref": "#/components/schemas/DeploymentSpec"],
+                    "state": ["type": "string", "enum": ["rolling_out", "ready", "degraded", "unavailable"]], "reason": string,
+                    "desired_replicas": ["type": "object", "additionalProperties": ["type": "integer"]], "created_by": string,
+                    "created_at": time, "updated_at": time,
+                ],
+                required: [
+                    "id", "name", "namespace", "project", "description", "production", "public", "revision", "spec", "state", "reason",
+                    "desired_replicas", "created_by", "created_at", "updated_at",
+                ]),
+            "DeploymentList": list("Deployment"),
+            "DeploymentRevision": object(
+                [
+                    "number": ["type": "integer"], "spec": ["$ref": "#/components/schemas/DeploymentSpec"],
+                    "models": ["type": "array", "items": ["type": "object"]], "reason": string, "created_by": string, "created_at": time,
+                ], required: ["number", "spec", "models", "reason", "created_by", "created_at"]),
+            "Replica": object(
+                [
+                    "id": uuid, "deployment": name, "revision": ["type": "integer"], "model": string, "version": ["type": "integer"],
+                    "state": ["type": "string", "enum": ["pending", "scheduled", "starting", "ready", "unhealthy", "stopping", "stopped", "failed"]],
+                    "reason": string, "node": nullable("string"), "address": nullable("string"), "restarts": ["type": "integer"],
+                    "gpu_devices": ["type": "array", "items": ["type": "integer"]], "created_at": time,
+                    "ready_at": nullable("string", format: "date-time"), "updated_at": time,
+                ],
+                required: ["id", "deployment", "revision", "model", "version", "state", "reason", "restarts", "gpu_devices", "created_at", "updated_at"]),
+            "DeploymentDetail": object(
+                [
+                    "deployment": ["$ref": "#/components/schemas/Deployment"],
+                    "revisions": ["type": "array", "items": ["$ref": "#/components/schemas/DeploymentRevision"]],
+                    "replicas": ["type": "array", "items": ["$ref": "#/components/schemas/Replica"]], "inference_path": string,
+                ], required: ["deployment", "revisions", "replicas", "inference_path"]),
+            "DeploymentMetrics": object(
+                [
+                    "bucket_seconds": ["type": "number"],
+                    "versions": [
+                        "type": "object",
+                        "additionalProperties": [
+                            "type": "array",
+                            "items": object(
+                                [
+                                    "start": ["type": "number"], "requests": ["type": "integer"], "errors": ["type": "integer"],
+                                    "p50_milliseconds": nullable("number"), "p99_milliseconds": nullable("number"),
+                                    "mean_batch_size": nullable("number"),
+                                ], required: ["start", "requests", "errors"]),
+                        ],
+                    ],
+                    "in_flight": ["type": "object", "additionalProperties": ["type": "integer"]],
+                ], required: ["bucket_seconds", "versions", "in_flight"]),
             "JobList": list("Job"),
             "JobDetail": object(
                 ["job": ["$ref": "#/components/schemas/Job"], "events": ["type": "array", "items": ["type": "object"]]], required: ["job", "events"]),

@@ -29,7 +29,7 @@ struct LayoutView: Sendable {
     static func make(_ caller: Caller?, section: String, flash: Flash? = nil) -> LayoutView {
         var items = [
             ("Namespaces", "/namespaces"), ("Datasets", "/datasets"), ("Experiments", "/experiments"), ("Models", "/models"), ("Jobs", "/jobs"),
-            ("Nodes", "/nodes"), ("Tokens", "/tokens"),
+            ("Deployments", "/deployments"), ("Nodes", "/nodes"), ("Tokens", "/tokens"),
         ]
         if caller?.user.isAdmin == true { items.append(("Audit", "/audit")) }
         var csrf = ""
