@@ -309,6 +309,10 @@ final class ModelVersionQueue: Sendable {
                 }
             }
             callEnded(call.slot, connectionLost: false)
+        } catch let error as WorkerError where error.status == 502 && !error.delivered {
+            // The connection was gone before the call left: the requests wait again for a replica that answers.
+            requeue(call.requests)
+            callEnded(call.slot, connectionLost: true)
         } catch let error as WorkerError where error.status == 502 {
             for request in call.requests {
                 finish(
@@ -319,6 +323,14 @@ final class ModelVersionQueue: Sendable {
         } catch {
             for request in call.requests { finish(request.id, .failure(error)) }
             callEnded(call.slot, connectionLost: false)
+        }
+    }
+
+    /// Puts requests back at the front of the queue, oldest first, unless they have ended meanwhile.
+    private func requeue(_ requests: [Pending]) {
+        state.withLock { state in
+            let waiting = requests.filter { state.waiting[$0.id] != nil }
+            state.pending.insert(contentsOf: waiting, at: 0)
         }
     }
 

@@ -22,9 +22,12 @@ public struct WorkerMetadata: Sendable, Hashable {
 public struct WorkerError: Error, Sendable, Hashable, CustomStringConvertible {
     public var status: Int
     public var message: String
-    public init(status: Int, _ message: String) {
+    /// False when the request never reached the worker (its connection was already closed): it may be sent elsewhere.
+    public var delivered: Bool
+    public init(status: Int, _ message: String, delivered: Bool = true) {
         self.status = status
         self.message = message
+        self.delivered = delivered
     }
     public var description: String { message }
 }
@@ -127,7 +130,11 @@ public final class WorkerConnection: Sendable {
         frame.writeBytes(json)
         frame.writeBytes(body)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        channel.writeAndFlush(OutboundRequest(frame: frame, promise: promise), promise: nil)
+        // A write that cannot go out (the connection is already closed) never reaches the matcher: fail it here. A
+        // promise completes once, so a request the matcher also fails is failed only once.
+        channel.writeAndFlush(OutboundRequest(frame: frame, promise: promise)).whenFailure { error in
+            promise.fail(WorkerError(status: 502, "the connection to the worker is closed (\(error))", delivered: false))
+        }
         var answer = try await promise.futureResult.get()
         guard let headerLength = answer.readInteger(endianness: .little, as: UInt32.self),
             let bodyLength = answer.readInteger(endianness: .little, as: UInt32.self),
@@ -189,7 +196,8 @@ final class ResponseMatcher: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        while let promise = waiting.popFirst() { promise.fail(error) }
+        let failure = error as? WorkerError ?? WorkerError(status: 502, "the connection to the worker failed: \(error)")
+        while let promise = waiting.popFirst() { promise.fail(failure) }
         context.close(promise: nil)
     }
 }

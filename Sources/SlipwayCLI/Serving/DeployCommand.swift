@@ -198,14 +198,21 @@ struct DeployCommand: AsyncParsableCommand {
                 var merged = current.deployment.spec
                 if let models = try spec.models(required: false) { merged.models = models }
                 try spec.apply(to: &merged)
-                let changed = merged != current.deployment.spec
+                let old = current.deployment.spec
+                let changed = merged != old
+                // Only what differs goes to the server, so the revision says what changed.
                 let body = UpdateDeploymentRequest(
-                    description: description, production: production, isPublic: isPublic, models: changed ? merged.models : nil,
-                    minReplicas: changed ? merged.minReplicas : nil, maxReplicas: changed ? merged.maxReplicas : nil,
-                    resources: changed ? merged.resources : nil, batching: changed ? merged.batching : nil,
-                    targetConcurrency: changed ? merged.targetConcurrency : nil,
-                    requestTimeoutMilliseconds: changed ? merged.requestTimeoutMilliseconds : nil, maxQueue: changed ? merged.maxQueue : nil,
-                    environment: changed ? merged.environment : nil, nodeSelector: changed ? merged.nodeSelector : nil)
+                    description: description, production: production, isPublic: isPublic, models: merged.models != old.models ? merged.models : nil,
+                    minReplicas: merged.minReplicas != old.minReplicas ? merged.minReplicas : nil,
+                    maxReplicas: merged.maxReplicas != old.maxReplicas ? merged.maxReplicas : nil,
+                    resources: merged.resources != old.resources ? merged.resources : nil,
+                    batching: merged.batching != old.batching ? merged.batching : nil,
+                    targetConcurrency: merged.targetConcurrency != old.targetConcurrency ? merged.targetConcurrency : nil,
+                    requestTimeoutMilliseconds: merged.requestTimeoutMilliseconds != old.requestTimeoutMilliseconds
+                        ? merged.requestTimeoutMilliseconds : nil,
+                    maxQueue: merged.maxQueue != old.maxQueue ? merged.maxQueue : nil,
+                    environment: merged.environment != old.environment ? merged.environment : nil,
+                    nodeSelector: merged.nodeSelector != old.nodeSelector ? merged.nodeSelector : nil)
                 guard changed || description != nil || production != nil || isPublic != nil else {
                     throw CLIError("nothing to change: give --model, --min/--max, resources, batching, --description, --production or --public")
                 }

@@ -69,7 +69,7 @@ public struct DeploymentSpec: Codable, Sendable, Hashable {
 
     public init(
         models: [DeploymentModel], minReplicas: Int = 1, maxReplicas: Int = 1,
-        resources: ComputeResources = ComputeResources(cpu: 1, memoryBytes: 1 << 30, gpu: 0), batching: BatchingPolicy? = nil,
+        resources: ComputeResources = DeploymentSpec.defaultResources, batching: BatchingPolicy? = nil,
         targetConcurrency: Double? = nil, requestTimeoutMilliseconds: Int? = nil, maxQueue: Int? = nil,
         environment: JobEnvironment? = nil, nodeSelector: [String: String]? = nil
     ) {
@@ -84,6 +84,29 @@ public struct DeploymentSpec: Codable, Sendable, Hashable {
         self.environment = environment
         self.nodeSelector = nodeSelector
     }
+
+    enum CodingKeys: String, CodingKey {
+        case models, minReplicas, maxReplicas, resources, batching, targetConcurrency, requestTimeoutMilliseconds, maxQueue, environment
+        case nodeSelector
+    }
+
+    /// Reads a spec in which everything but the models may be left out: one replica of 1 CPU and 1 GiB by default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        models = try container.decode([DeploymentModel].self, forKey: .models)
+        minReplicas = try container.decodeIfPresent(Int.self, forKey: .minReplicas) ?? 1
+        maxReplicas = try container.decodeIfPresent(Int.self, forKey: .maxReplicas) ?? max(1, minReplicas)
+        resources = try container.decodeIfPresent(ComputeResources.self, forKey: .resources) ?? Self.defaultResources
+        batching = try container.decodeIfPresent(BatchingPolicy.self, forKey: .batching)
+        targetConcurrency = try container.decodeIfPresent(Double.self, forKey: .targetConcurrency)
+        requestTimeoutMilliseconds = try container.decodeIfPresent(Int.self, forKey: .requestTimeoutMilliseconds)
+        maxQueue = try container.decodeIfPresent(Int.self, forKey: .maxQueue)
+        environment = try container.decodeIfPresent(JobEnvironment.self, forKey: .environment)
+        nodeSelector = try container.decodeIfPresent([String: String].self, forKey: .nodeSelector)
+    }
+
+    /// What a replica gets when the spec does not say: 1 CPU and 1 GiB.
+    public static let defaultResources = ComputeResources(cpu: 1, memoryBytes: 1 << 30, gpu: 0)
 
     /// The batching the gateway applies.
     public var effectiveBatching: BatchingPolicy { batching ?? .standard }

@@ -518,9 +518,9 @@ public struct SQLServingRepository: ServingRepository {
                 guard next != row.replicaState || reason != row.reason || report.address != row.address || report.restarts != row.restarts
                 else { continue }
                 var update = db.update("deployment_replicas").set("state", to: next.rawValue).set("reason", to: reason)
-                    .set("address", to: SQLBind(report.address)).set("restarts", to: report.restarts).set("updated_at", to: stamp)
+                    .set("address", to: SQLBind(next == .failed ? nil : report.address)).set("restarts", to: report.restarts)
+                    .set("updated_at", to: stamp)
                 if next == .ready, row.readyAt == nil { update = update.set("ready_at", to: stamp) }
-                if next == .failed { update = update.set("address", to: SQLBind(String?.none)) }
                 try await update.where("id", .equal, id).where("node_id", .equal, node).where("state", .equal, row.state).run()
                 if next == .failed { stop.append(report.replicaId) }
             }
