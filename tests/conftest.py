@@ -16,6 +16,11 @@ import pytest
 import requests
 
 
+#: Where every server of the session caches the Python environments of jobs and model workers, so a model's
+#: requirements are installed once per test run, not once per test.
+ENV_CACHE = os.environ.get("SLIPWAY_TEST_ENV_CACHE") or tempfile.mkdtemp(prefix="slipway-test-envs-")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,6 +77,7 @@ class SlipwayServer:
         env["SLIPWAY_ADMIN_PASSWORD"] = self.admin_password
         env["SLIPWAY_BCRYPT_COST"] = "6"
         env.pop("SLIPWAY_DATABASE_URL", None)
+        env.setdefault("SLIPWAY_ENV_CACHE_DIR", ENV_CACHE)
         if self.database_url:
             env["SLIPWAY_DATABASE_URL"] = self.database_url
         env.update(self.env)

@@ -215,3 +215,32 @@ def test_a_model_that_cannot_load_exits_with_a_clear_message(tmp_path):
                           env={**os.environ, "PYTHONPATH": RUNTIME_DIR}, timeout=60)
     assert done.returncode == 3
     assert "cannot be loaded" in done.stderr and "holds no model" in done.stderr
+
+
+def test_a_worker_ends_when_the_agent_that_started_it_is_gone(tmp_path):
+    """An agent killed with SIGKILL cannot stop its workers: each watches its parent and exits on its own."""
+    import signal
+    import time
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.py").write_text("class Model:\n    def predict(self, batch):\n        return batch\n")
+    # A stand-in for the agent: a shell that starts the worker with its own pid as the parent, then waits.
+    agent = subprocess.Popen(
+        ["/bin/sh", "-c", f'{sys.executable} -m slipway_worker --model {folder} --listen tcp:127.0.0.1:0 --parent-pid $$ & echo $!; wait'],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": RUNTIME_DIR})
+    worker_pid = int(agent.stdout.readline())
+    assert json.loads(agent.stdout.readline())["ready"]
+    os.kill(agent.pid, signal.SIGKILL)
+    agent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{worker_pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return  # exited; whoever adopted it has not reaped it yet
+        except FileNotFoundError:
+            return
+        time.sleep(0.2)
+    os.kill(worker_pid, signal.SIGKILL)
+    raise AssertionError("the worker outlived its agent")
