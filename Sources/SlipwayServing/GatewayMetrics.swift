@@ -32,6 +32,8 @@ public final class GatewayMetrics: Sendable {
         let latency: DurationHistogram
         let queued: DurationHistogram
         let batchSize: ValueHistogram
+        /// Time of each call to a worker, as the gateway sees it: what is left of a request's latency is the gateway's.
+        let workerCall: DurationHistogram
         let inFlight: Gauge
         let readyReplicas: Gauge
         let registry: PrometheusCollectorRegistry
@@ -57,6 +59,11 @@ public final class GatewayMetrics: Sendable {
                 descriptor: MetricNameDescriptor(
                     metricName: "slipway_inference_batch_size", unitName: "rows", helpText: "Rows in each call the gateway sent to a worker."),
                 labels: labels, buckets: GatewayMetrics.batchBuckets)
+            workerCall = registry.makeDurationHistogram(
+                descriptor: MetricNameDescriptor(
+                    metricName: "slipway_inference_worker_call_duration", unitName: "seconds",
+                    helpText: "Time of each call (one batch) from the gateway to a model worker and back."), labels: labels,
+                buckets: GatewayMetrics.latencyBuckets)
             inFlight = registry.makeGauge(
                 descriptor: MetricNameDescriptor(
                     metricName: "slipway_inference_in_flight", unitName: "requests", helpText: "Requests queued or at a worker now."),

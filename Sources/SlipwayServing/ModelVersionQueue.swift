@@ -281,6 +281,7 @@ final class ModelVersionQueue: Sendable {
     /// Sends one call, and answers its requests.
     private func run(_ call: Call) async {
         let now = ContinuousClock.now
+        defer { series.workerCall.record(ContinuousClock.now - now) }
         for request in call.requests { series.queued.record(now - request.enqueued) }
         let rows = call.requests.reduce(0) { $0 + $1.rows }
         series.sentBatch(rows: rows, requests: call.requests.count)

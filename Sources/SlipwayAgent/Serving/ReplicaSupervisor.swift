@@ -25,6 +25,8 @@ public struct ServingSettings: Sendable {
     public var unhealthyAfter = 3
     /// How long a worker may take to load its model and listen.
     public var startTimeout: Duration = .seconds(900)
+    /// How long a serving worker told to stop keeps answering first, so every gateway has read its new routes.
+    public var drainDelay: Duration = .seconds(2)
 
     public init(bindHost: String = "127.0.0.1", advertiseHost: String = "127.0.0.1", environmentCache: URL? = nil) {
         self.bindHost = bindHost
@@ -78,7 +80,7 @@ actor ReplicaSupervisor {
         // Stopping waits for the worker to exit; the heartbeat goes on meanwhile (the replica is reported until gone).
         for id in stop where replicas[id]?.stopRequested == false {
             replicas[id]?.stopRequested = true
-            Task { await self.stop(id) }
+            Task { await self.stop(id, drain: true) }
         }
         for assignment in start where replicas[assignment.replicaId] == nil {
             replicas[assignment.replicaId] = Supervised(assignment: assignment)
@@ -116,11 +118,15 @@ actor ReplicaSupervisor {
         }
     }
 
-    private func stop(_ id: UUID) async {
+    private func stop(_ id: UUID, drain: Bool = false) async {
         guard var replica = replicas[id], replica.task != nil else { return }
+        let serving = replica.state == .ready
         replica.stopRequested = true
+        let task = replica.task
         replica.task = nil
         replicas[id] = replica
+        if drain && serving { try? await Task.sleep(for: settings.drainDelay) }
+        replica.task = task
         logger.info("stopping replica \(id) of \(replica.assignment.deployment)")
         replica.task?.cancel()
         await replica.process?.stop(grace: .seconds(5))

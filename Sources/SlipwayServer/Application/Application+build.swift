@@ -126,7 +126,7 @@ public func buildRouter(_ platform: Platform, serving: ServingRuntime = ServingR
     let inference = InferenceController(
         gateway: serving.gateway, directory: serving.directory, store: store, settings: platform.configuration.gateway,
         metrics: serving.metrics)
-    inference.register(on: router, authentication: AuthenticationMiddleware(store: store, now: platform.now, requireCSRFHeader: true))
+    inference.register(on: router, authentication: InferenceAuthenticationMiddleware(store: store, now: platform.now))
     MetricsController(metrics: serving.metrics, store: store, token: platform.configuration.metricsToken).register(on: router)
     let catalog = TrackingCatalog(store: store)
     let tracking = TrackingController(catalog: catalog, access: access, blobs: platform.blobs)

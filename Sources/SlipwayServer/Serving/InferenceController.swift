@@ -24,7 +24,7 @@ struct InferenceController: Sendable {
     let settings: GatewaySettings
     let metrics: GatewayMetrics
 
-    func register(on router: Router<AppRequestContext>, authentication: AuthenticationMiddleware) {
+    func register(on router: Router<AppRequestContext>, authentication: InferenceAuthenticationMiddleware) {
         let v2 = router.group("v2").add(middleware: InferenceErrorMiddleware()).add(middleware: authentication)
         v2.get("", use: serverMetadata)
         v2.get("health/live") { _, _ in try InferenceController.json(["live": true]) }
