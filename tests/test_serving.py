@@ -291,3 +291,41 @@ def test_a_worker_killed_under_load_is_replaced_and_only_its_in_flight_requests_
     failed = sum(count for key, count in outcomes.items() if key != "ok")
     # The gateway keeps at most two calls in flight per replica, of at most 8 requests each.
     assert 0 < failed <= 16 and set(outcomes) <= {"ok", "502"}, dict(outcomes)
+
+
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)
+def test_a_hung_worker_fails_its_health_checks_and_is_replaced(server, api, tracking, slipway_bin):
+    server.stop()
+    server.env.update({"SLIPWAY_WORKER_HEALTH_INTERVAL": "0.5", "SLIPWAY_WORKER_HEALTH_TIMEOUT": "1",
+                       "SLIPWAY_GATEWAY_MAX_REQUEST_BYTES": "4096"})
+    server.start()
+    token = requests.post(server.url + "/api/v1/auth/token", timeout=30,
+                          json={"username": "admin", "password": server.admin_password, "name": "hung"}).json()["secret"]
+    api.session.headers["Authorization"] = f"Bearer {token}"
+    project(api)
+    svc, version = register_digits()
+    deploy(slipway_bin, server, token, "digits", "--model", f"team.vision.digits:{version}")
+    replica = api.get("/deployments/digits").json()["replicas"][0]
+    hung = worker_pid(replica["address"])
+    os.kill(hung, signal.SIGSTOP)  # alive, but answers nothing
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            now = api.get("/deployments/digits").json()["replicas"][0]
+            if now["restarts"] >= 1 and now["state"] == "ready":
+                break
+            time.sleep(0.5)
+        assert now["restarts"] == 1 and now["state"] == "ready" and now["address"] != replica["address"], now
+        with pytest.raises(ProcessLookupError):
+            os.kill(hung, 0)  # the hung process was killed, not left behind
+    finally:
+        try:
+            os.kill(hung, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(1.5)
+    answer = triton(server).infer("digits", [infer_input(DIGITS_X[:2])], headers={"Authorization": f"Bearer {token}"})
+    assert answer.as_numpy("predict").tolist() == svc.predict(DIGITS_X[:2]).tolist()
+    # A body over the gateway's limit is refused before anything is decoded.
+    big = requests.post(server.url + "/v2/models/digits/infer", data=b"x" * 10_000, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert big.status_code == 413 and "4096" in big.json()["error"]

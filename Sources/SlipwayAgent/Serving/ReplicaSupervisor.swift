@@ -363,17 +363,23 @@ actor ReplicaSupervisor {
         return text.split(whereSeparator: \.isNewline).suffix(lines).joined(separator: " | ").trimmingCharacters(in: .whitespaces)
     }
 
-    /// Runs `body`, giving up after `limit`.
+    /// Runs `body`, giving up after `limit` without waiting for it (a call to a stopped process never returns, and
+    /// cannot be cancelled).
     static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
+        let settled = Once()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                if settled.claim() { continuation.resume(with: result) }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw WorkerError(status: 504, "no answer within \(limit)") }
-            return value
+            Task {
+                try? await Task.sleep(for: limit)
+                if settled.claim() {
+                    work.cancel()
+                    continuation.resume(throwing: WorkerError(status: 504, "no answer within \(limit)"))
+                }
+            }
         }
     }
 }
@@ -389,6 +395,19 @@ final class ProcessEnding: Sendable {
         case .exited(let code)?: "code \(code)"
         case .signalled(let signal)?: "signal \(signal)"
         case nil: nil
+        }
+    }
+}
+
+/// A flag that can be claimed once, by whoever comes first.
+final class Once: Sendable {
+    private let claimed = Mutex(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        claimed.withLock { done in
+            defer { done = true }
+            return !done
         }
     }
 }

@@ -57,9 +57,15 @@ struct AgentCommand: AsyncParsableCommand {
             url.host.flatMap { NodeProbe.localAddress(toward: $0, port: url.port ?? 80) }
         } ?? "127.0.0.1"
         let environment = ProcessInfo.processInfo.environment
-        let serving = ServingSettings(
+        var serving = ServingSettings(
             bindHost: workerHost, advertiseHost: advertised,
             environmentCache: environment["SLIPWAY_ENV_CACHE_DIR"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) })
+        if let interval = environment["SLIPWAY_WORKER_HEALTH_INTERVAL"].flatMap(Double.init), interval >= 0.1 {
+            serving.healthInterval = .milliseconds(Int64(interval * 1000))
+        }
+        if let timeout = environment["SLIPWAY_WORKER_HEALTH_TIMEOUT"].flatMap(Double.init), timeout >= 0.1 {
+            serving.healthTimeout = .milliseconds(Int64(timeout * 1000))
+        }
         print("Serving workers listen on \(workerHost) and are reached at \(advertised).")
         let agent = Agent(
             client: SlipwayAPIClient(baseURL: server, token: credentials.agentToken),

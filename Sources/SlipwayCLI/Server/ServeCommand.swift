@@ -19,7 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
             SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL, SLIPWAY_ARCHIVE_MAX_BYTES,
             SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO, SLIPWAY_EMBEDDED_AGENT, SLIPWAY_NODE_LOST_AFTER,
             SLIPWAY_HEARTBEAT_SECONDS, SLIPWAY_SCHEDULER_POLICY (drf or fifo), SLIPWAY_SCHEDULER_STARVATION_SECONDS, SLIPWAY_JOB_LOG_LIMIT,
-            SLIPWAY_WORKER_HOST, SLIPWAY_ENV_CACHE_DIR, SLIPWAY_GATEWAY_MAX_REQUEST_BYTES, SLIPWAY_SCALE_DOWN_SECONDS, SLIPWAY_METRICS_TOKEN.
+            SLIPWAY_WORKER_HOST, SLIPWAY_ENV_CACHE_DIR, SLIPWAY_GATEWAY_MAX_REQUEST_BYTES, SLIPWAY_SCALE_DOWN_SECONDS, SLIPWAY_METRICS_TOKEN,
+            SLIPWAY_WORKER_HEALTH_INTERVAL, SLIPWAY_WORKER_HEALTH_TIMEOUT.
             """
     )
 
@@ -91,6 +92,18 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.scaleDownAfterSeconds = value
         }
         configuration.metricsToken = env("SLIPWAY_METRICS_TOKEN")
+        if let text = env("SLIPWAY_WORKER_HEALTH_INTERVAL") {
+            guard let value = Double(text), value >= 0.1, value <= 600 else {
+                throw ValidationError("SLIPWAY_WORKER_HEALTH_INTERVAL must be a number of seconds from 0.1 to 600")
+            }
+            configuration.workerHealthInterval = value
+        }
+        if let text = env("SLIPWAY_WORKER_HEALTH_TIMEOUT") {
+            guard let value = Double(text), value >= 0.1, value <= 600 else {
+                throw ValidationError("SLIPWAY_WORKER_HEALTH_TIMEOUT must be a number of seconds from 0.1 to 600")
+            }
+            configuration.workerHealthTimeout = value
+        }
         configuration.secureCookies = ["1", "true", "yes"].contains(env("SLIPWAY_SECURE_COOKIES")?.lowercased() ?? "")
         if let cost = env("SLIPWAY_BCRYPT_COST") {
             guard let value = Int(cost), (4...31).contains(value) else { throw ValidationError("SLIPWAY_BCRYPT_COST must be from 4 to 31") }

@@ -43,6 +43,10 @@ public struct ServerConfiguration: Sendable {
     public var workerHost = "127.0.0.1"
     /// Where agents cache Python environments for jobs and workers (`SLIPWAY_ENV_CACHE_DIR`); nil: the agent's folder.
     public var environmentCache: URL?
+    /// Seconds between health checks of a serving worker, and how long one may take (`SLIPWAY_WORKER_HEALTH_INTERVAL`,
+    /// `SLIPWAY_WORKER_HEALTH_TIMEOUT`); three failed checks in a row replace the worker.
+    public var workerHealthInterval: Double = 2
+    public var workerHealthTimeout: Double = 5
     /// The gateway's settings: request size limit, and how often it reads routes and reports load.
     public var gateway = GatewaySettings()
     /// How long a model version's load must stay low before autoscaling removes replicas (`SLIPWAY_SCALE_DOWN_SECONDS`).

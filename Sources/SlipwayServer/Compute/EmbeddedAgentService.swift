@@ -42,13 +42,17 @@ struct EmbeddedAgentService: Service {
                 usage: .zero, registeredAt: platform.now(), lastHeartbeatAt: platform.now()),
             agentTokenHash: SecretGenerator.digest(secret), at: platform.now())
         let host = platform.configuration.host == "::1" ? "[::1]" : "127.0.0.1"
+        let configuration = platform.configuration
+        var servingSettings = ServingSettings(
+            bindHost: configuration.workerHost, advertiseHost: configuration.workerHost == "0.0.0.0" ? "127.0.0.1" : configuration.workerHost,
+            environmentCache: configuration.environmentCache)
+        servingSettings.healthInterval = .milliseconds(Int64(configuration.workerHealthInterval * 1000))
+        servingSettings.healthTimeout = .milliseconds(Int64(configuration.workerHealthTimeout * 1000))
         let agent = Agent(
             client: SlipwayAPIClient(baseURL: "http://\(host):\(port)", token: secret),
             workDirectory: platform.configuration.dataDirectory.appendingPathComponent("agent"),
             heartbeatSeconds: platform.configuration.heartbeatSeconds, logger: logger,
-            serving: ServingSettings(
-                bindHost: platform.configuration.workerHost, advertiseHost: platform.configuration.workerHost == "0.0.0.0" ? "127.0.0.1" : platform.configuration.workerHost,
-                environmentCache: platform.configuration.environmentCache))
+            serving: servingSettings)
         logger.info(
             "embedded agent registered node \(name): \(probe.resources.cpu) CPUs, \(probe.resources.memoryBytes >> 20) MiB, \(probe.gpus.count) GPUs")
         let task = Task { await agent.run() }

@@ -109,7 +109,7 @@ struct InferenceController: Sendable {
         var body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: settings.maxRequestBytes)
-        } catch is HTTPError {
+        } catch is NIOTooManyBytesError {
             throw GatewayError(status: 413, "the request is larger than the gateway's limit of \(settings.maxRequestBytes) bytes")
         }
         if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
