@@ -190,4 +190,26 @@ struct ServingAPITests {
             #expect(production.status == .forbidden, "production needs a maintainer")
         }
     }
+
+    @Test func theGatewayAnswersInTheInferenceProtocolsShapeAndChecksWhoCalls() async throws {
+        try await TestPlatform.withAPI { api in
+            let admin = try await Self.seed(api)
+            #expect(try await Self.create(api, admin, #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}]}"#).status == .created)
+            #expect(try await api.request(.get, "/v2/health/live").json["live"] as? Bool == true)
+            #expect(try await api.request(.get, "/v2/health/ready").json["ready"] as? Bool == true)
+            let server = try await api.request(.get, "/v2")
+            #expect(server.json["name"] as? String == "slipway" && (server.json["extensions"] as? [String])?.contains("binary_tensor_data") == true)
+            let unmatched = try await api.request(.get, "/v2/nothing/here")
+            #expect(unmatched.status == .notFound && (unmatched.json["error"] as? String)?.contains("no Open Inference Protocol route") == true)
+            let badToken = try await api.request(.post, "/v2/models/adder/infer", token: "slw_" + String(repeating: "0", count: 64), json: "{}")
+            #expect(badToken.status == .unauthorized && badToken.json["error"] as? String == "the API token is unknown, expired or revoked")
+            // The router in tests runs no gateway service: no deployment is routed, so every model is unknown.
+            let unknown = try await api.request(.post, "/v2/models/adder/infer", token: admin, json: "{}")
+            #expect(unknown.status == .notFound && unknown.json["error"] as? String == "model 'adder' is not deployed")
+            let version = try await api.request(.get, "/v2/models/adder/versions/zero/ready", token: admin)
+            #expect(version.status == .notFound || version.status == .badRequest)
+            let metrics = try await api.request(.get, "/metrics")
+            #expect(metrics.status == .ok && metrics.text.contains("slipway_node_up") && metrics.text.contains("slipway_deployment_state"))
+        }
+    }
 }
