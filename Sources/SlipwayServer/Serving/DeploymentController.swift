@@ -107,21 +107,30 @@ struct DeploymentController: Sendable {
         guard body.minReplicas != nil || body.maxReplicas != nil else {
             throw APIError.invalidField("min_replicas", "give min_replicas, max_replicas or both")
         }
-        var spec = deployment.spec
-        if let minimum = body.minReplicas { spec.minReplicas = minimum }
-        if let maximum = body.maxReplicas { spec.maxReplicas = maximum }
-        if body.maxReplicas == nil, spec.maxReplicas < spec.minReplicas { spec.maxReplicas = spec.minReplicas }
-        spec = try Self.validated(spec)
-        let revised = try await revise(
-            deployment, spec: spec, production: deployment.production, reason: "scaled to \(spec.minReplicas)–\(spec.maxReplicas) replicas",
-            context: context)
-        return try await detail(of: revised)
+        return try await detail(of: try await scale(deployment, minimum: body.minReplicas, maximum: body.maxReplicas, context: context))
     }
 
     @Sendable func rollback(_ request: Request, context: AppRequestContext) async throws -> DeploymentDetail {
         let (deployment, _) = try await deployment(context, requires: .developer)
         let body = try await request.decodeJSON(RollbackDeploymentRequest.self, context: context, empty: RollbackDeploymentRequest())
-        let number = body.revision ?? (deployment.revision - 1)
+        return try await detail(of: try await rollback(deployment, to: body.revision, context: context))
+    }
+
+    /// A new revision with other replica counts (the API's `scale` and the page's form).
+    func scale(_ deployment: Deployment, minimum: Int?, maximum: Int?, context: AppRequestContext) async throws -> Deployment {
+        var spec = deployment.spec
+        if let minimum { spec.minReplicas = minimum }
+        if let maximum { spec.maxReplicas = maximum }
+        if maximum == nil, spec.maxReplicas < spec.minReplicas { spec.maxReplicas = spec.minReplicas }
+        spec = try Self.validated(spec)
+        return try await revise(
+            deployment, spec: spec, production: deployment.production, reason: "scaled to \(spec.minReplicas)–\(spec.maxReplicas) replicas",
+            context: context)
+    }
+
+    /// A new revision made from revision `number` (default: the one before the newest), with the files it pinned.
+    func rollback(_ deployment: Deployment, to number: Int?, context: AppRequestContext) async throws -> Deployment {
+        let number = number ?? (deployment.revision - 1)
         guard number >= 1, number < deployment.revision else {
             throw APIError.badRequest(
                 "no_previous_revision",
@@ -132,10 +141,9 @@ struct DeploymentController: Sendable {
         guard let target = try await store.serving.revision(deploymentID: deployment.id, number: number) else {
             throw APIError.notFound("deployment '\(deployment.name)' has no revision \(number)")
         }
-        let revised = try await revise(
+        return try await revise(
             deployment, spec: target.spec, production: deployment.production, reason: "rolled back to revision \(number)", context: context,
             pinned: target.models)
-        return try await detail(of: revised)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -102,27 +102,18 @@ struct ServingPages: Sendable {
         try await change(request, context: context) { form in
             let (deployment, _) = try await deployments.deployment(context, requires: .developer)
             let number = form.text("revision").flatMap(Int.init) ?? deployment.revision - 1
-            guard let target = try await deployments.store.serving.revision(deploymentID: deployment.id, number: number), number < deployment.revision
-            else { throw APIError.badRequest("no_previous_revision", "there is no older revision \(number) to roll back to") }
-            _ = try await deployments.revise(
-                deployment, spec: target.spec, production: deployment.production, reason: "rolled back to revision \(number)", context: context,
-                pinned: target.models)
-            return "Rolling back to revision \(number): it starts beside the serving one."
+            let revised = try await deployments.rollback(deployment, to: number, context: context)
+            return "Rolling back to revision \(number): revision \(revised.revision) starts beside the serving one."
         }
     }
 
     @Sendable func scale(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await change(request, context: context) { form in
             let (deployment, _) = try await deployments.deployment(context, requires: .developer)
-            var spec = deployment.spec
             guard let minimum = form.text("min_replicas").flatMap(Int.init), let maximum = form.text("max_replicas").flatMap(Int.init) else {
                 throw APIError.invalidField("min_replicas", "give the fewest and most replicas as whole numbers")
             }
-            spec.minReplicas = minimum
-            spec.maxReplicas = maximum
-            spec = try DeploymentController.validated(spec)
-            _ = try await deployments.revise(
-                deployment, spec: spec, production: deployment.production, reason: "scaled to \(minimum)–\(maximum) replicas", context: context)
+            _ = try await deployments.scale(deployment, minimum: minimum, maximum: maximum, context: context)
             return "Scaled to \(minimum)–\(maximum) replicas per version."
         }
     }
