@@ -72,33 +72,34 @@ public enum InferenceCodec {
         guard jsonLength >= 0, jsonLength <= body.count else {
             throw InferenceRequestError("\(headerLengthField) is \(jsonLength), but the body has only \(body.count) bytes")
         }
-        let object: Any
+        let request: JSONTree
         do {
-            object = try JSONSerialization.jsonObject(with: body.prefix(jsonLength), options: [.fragmentsAllowed])
+            request = try JSONTree.parse(body.prefix(jsonLength))
         } catch {
-            throw InferenceRequestError("the request is not valid JSON")
+            throw InferenceRequestError("the request is not valid JSON: \(error)")
         }
-        guard let request = object as? [String: Any] else { throw InferenceRequestError("the request must be a JSON object") }
-        guard let inputs = request["inputs"] as? [Any], !inputs.isEmpty else {
+        guard case .object = request else { throw InferenceRequestError("the request must be a JSON object") }
+        guard let inputs = request["inputs"]?.array, !inputs.isEmpty else {
             throw InferenceRequestError("the request must list its inputs")
         }
         var binary = body.dropFirst(jsonLength)
         var tensors: [Tensor] = []
         var seen = Set<String>()
-        for item in inputs {
-            guard let input = item as? [String: Any] else { throw InferenceRequestError("each input must be a JSON object") }
-            guard let name = input["name"] as? String, !name.isEmpty else { throw InferenceRequestError("an input has no name") }
+        for input in inputs {
+            guard case .object = input else { throw InferenceRequestError("each input must be a JSON object") }
+            guard let name = input["name"]?.string, !name.isEmpty else { throw InferenceRequestError("an input has no name") }
             guard seen.insert(name).inserted else { throw InferenceRequestError("input '\(name)' is given twice") }
-            guard let typeName = input["datatype"] as? String, let datatype = TensorDatatype(rawValue: typeName) else {
+            guard let typeName = input["datatype"]?.string, let datatype = TensorDatatype(rawValue: typeName) else {
                 throw InferenceRequestError(
-                    "input '\(name)' has datatype \(String(describing: input["datatype"] ?? "none")); use one of "
+                    "input '\(name)' has datatype \(input["datatype"]?.description ?? "none"); use one of "
                         + TensorDatatype.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            guard let shapeItems = input["shape"] as? [Any] else { throw InferenceRequestError("input '\(name)' has no shape") }
+            guard let shapeItems = input["shape"]?.array else { throw InferenceRequestError("input '\(name)' has no shape") }
             var shape: [Int] = []
             for dimension in shapeItems {
-                guard let number = dimension as? NSNumber, !isBool(number), let value = Int(exactly: number.doubleValue), value >= 0 else {
-                    throw InferenceRequestError("input '\(name)' has shape \(shapeItems); a shape lists sizes of 0 or more")
+                guard let value = dimension.integer, value >= 0 else {
+                    throw InferenceRequestError(
+                        "input '\(name)' has shape \(JSONTree.array(shapeItems)); a shape lists sizes of 0 or more")
                 }
                 shape.append(value)
             }
@@ -107,10 +108,9 @@ public enum InferenceCodec {
                 return (product, partial.1 || overflow)
             }
             guard !overflow, count <= 1 << 30 else { throw InferenceRequestError("input '\(name)' has too many elements") }
-            let parameters = input["parameters"] as? [String: Any] ?? [:]
             var raw: Data
-            if let size = parameters["binary_data_size"] {
-                guard let number = size as? NSNumber, let bytes = Int(exactly: number.doubleValue), bytes >= 0 else {
+            if let size = input["parameters"]?["binary_data_size"] {
+                guard let bytes = size.integer, bytes >= 0 else {
                     throw InferenceRequestError("input '\(name)' has a binary_data_size that is not a size")
                 }
                 guard headerLength != nil else {
@@ -131,19 +131,23 @@ public enum InferenceCodec {
         guard binary.isEmpty else {
             throw InferenceRequestError("the body has \(binary.count) bytes after the tensors it declares")
         }
-        let parameters = request["parameters"] as? [String: Any] ?? [:]
         var outputs: [(String, Bool?)] = []
-        for item in request["outputs"] as? [Any] ?? [] {
-            guard let output = item as? [String: Any], let name = output["name"] as? String else {
+        for output in request["outputs"]?.array ?? [] {
+            guard let name = output["name"]?.string else {
                 throw InferenceRequestError("each requested output must name the output")
             }
-            let binary = (output["parameters"] as? [String: Any])?["binary_data"] as? Bool
-            outputs.append((name, binary))
+            outputs.append((name, output["parameters"]?["binary_data"]?.bool))
         }
-        let timeout = (parameters["timeout"] as? NSNumber).flatMap { Int(exactly: $0.doubleValue) }
+        let parameters = request["parameters"]
+        let id: String? =
+            switch request["id"] {
+            case .string(let text)?: text
+            case .number(let text)?: text
+            default: nil
+            }
         return InferenceRequest(
-            id: (request["id"] as? String) ?? (request["id"] as? NSNumber)?.stringValue, inputs: tensors, outputs: outputs,
-            binaryOutputs: parameters["binary_data_output"] as? Bool ?? false, timeoutMicroseconds: timeout)
+            id: id, inputs: tensors, outputs: outputs, binaryOutputs: parameters?["binary_data_output"]?.bool ?? false,
+            timeoutMicroseconds: parameters?["timeout"]?.integer)
     }
 
     /// Writes a response: outputs as JSON `data`, or as binary data where asked.
@@ -151,36 +155,48 @@ public enum InferenceCodec {
     public static func encodeResponse(
         modelName: String, modelVersion: String?, id: String?, outputs: [Tensor], request: InferenceRequest
     ) throws -> (body: Data, headerLength: Int?) {
-        var entries: [[String: Any]] = []
+        var json = JSONText(capacity: 128 + outputs.reduce(0) { $0 + $1.raw.count * 3 })
         var binary = Data()
         let asked = Dictionary(request.outputs.map { ($0.name, $0.binary) }, uniquingKeysWith: { $1 })
-        for tensor in outputs {
-            var entry: [String: Any] = ["name": tensor.name, "datatype": tensor.datatype.rawValue, "shape": tensor.shape]
-            let wantsBinary = (asked[tensor.name] ?? nil) ?? request.binaryOutputs
-            if wantsBinary {
-                entry["parameters"] = ["binary_data_size": tensor.raw.count]
+        json.raw(#"{"model_name":"#)
+        json.string(modelName)
+        if let modelVersion {
+            json.raw(#","model_version":"#)
+            json.string(modelVersion)
+        }
+        if let id {
+            json.raw(#","id":"#)
+            json.string(id)
+        }
+        json.raw(#","outputs":["#)
+        for (index, tensor) in outputs.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.raw(#"{"name":"#)
+            json.string(tensor.name)
+            json.raw(#","datatype":"#)
+            json.string(tensor.datatype.rawValue)
+            json.raw(#","shape":"#)
+            json.integers(tensor.shape)
+            if (asked[tensor.name] ?? nil) ?? request.binaryOutputs {
+                json.raw(#","parameters":{"binary_data_size":"#)
+                json.integer(tensor.raw.count)
+                json.raw("}")
                 binary.append(tensor.raw)
             } else {
-                entry["data"] = try decodeRaw(tensor)
+                json.raw(#","data":"#)
+                writeData(tensor, into: &json)
             }
-            entries.append(entry)
+            json.raw("}")
         }
-        var response: [String: Any] = ["model_name": modelName, "outputs": entries]
-        if let modelVersion { response["model_version"] = modelVersion }
-        if let id { response["id"] = id }
-        let json = try JSONSerialization.data(withJSONObject: response, options: [.withoutEscapingSlashes])
-        return binary.isEmpty ? (json, nil) : (json + binary, json.count)
+        json.raw("]}")
+        let header = json.data
+        return binary.isEmpty ? (header, nil) : (header + binary, header.count)
     }
 
     // MARK: - JSON numbers to raw bytes
 
-    /// Whether JSON gave `true`/`false` (a boolean NSNumber, whose type code is `c`), not a number.
-    static func isBool(_ number: NSNumber) -> Bool {
-        String(cString: number.objCType) == "c"
-    }
-
-    static func flatten(_ value: Any, into items: inout [Any]) {
-        if let list = value as? [Any] {
+    static func flatten(_ value: JSONTree, into items: inout [JSONTree]) {
+        if case .array(let list) = value {
             for item in list { flatten(item, into: &items) }
         } else {
             items.append(value)
@@ -207,25 +223,34 @@ public enum InferenceCodec {
         }
     }
 
-    static func encodeJSON(_ data: Any, name: String, datatype: TensorDatatype, count: Int, shape: [Int]) throws -> Data {
-        var items: [Any] = []
+    static func encodeJSON(_ data: JSONTree, name: String, datatype: TensorDatatype, count: Int, shape: [Int]) throws -> Data {
+        var items: [JSONTree] = []
+        items.reserveCapacity(count)
         flatten(data, into: &items)
         guard items.count == count else {
             throw InferenceRequestError("input '\(name)' has \(items.count) values; its shape \(shape) holds \(count)")
         }
         var raw = Data(capacity: count * (datatype.elementSize ?? 8))
-        func wrong(_ item: Any) -> InferenceRequestError {
+        func wrong(_ item: JSONTree) -> InferenceRequestError {
             InferenceRequestError("input '\(name)' is \(datatype.rawValue), but holds \(item)")
         }
-        func integer<T: FixedWidthInteger>(_ item: Any, _ type: T.Type) throws {
-            guard let number = item as? NSNumber, !isBool(number), let value = T(exactly: number.doubleValue) else { throw wrong(item) }
+        func integer<T: FixedWidthInteger>(_ item: JSONTree, _ type: T.Type) throws {
+            guard case .number(let text) = item else { throw wrong(item) }
+            let value: T
+            if let exact = T(text) {
+                value = exact
+            } else if let double = Double(text), let exact = T(exactly: double) {
+                value = exact
+            } else {
+                throw wrong(item)
+            }
             withUnsafeBytes(of: value.littleEndian) { raw.append(contentsOf: $0) }
         }
         for item in items {
             switch datatype {
             case .bool:
-                guard let number = item as? NSNumber, isBool(number) else { throw wrong(item) }
-                raw.append(number.boolValue ? 1 : 0)
+                guard case .bool(let flag) = item else { throw wrong(item) }
+                raw.append(flag ? 1 : 0)
             case .uint8: try integer(item, UInt8.self)
             case .uint16: try integer(item, UInt16.self)
             case .uint32: try integer(item, UInt32.self)
@@ -235,8 +260,7 @@ public enum InferenceCodec {
             case .int32: try integer(item, Int32.self)
             case .int64: try integer(item, Int64.self)
             case .fp16, .bf16, .fp32, .fp64:
-                guard let number = item as? NSNumber, !isBool(number) else { throw wrong(item) }
-                let value = number.doubleValue
+                guard case .number(let text) = item, let value = Double(text) else { throw wrong(item) }
                 switch datatype {
                 case .fp16: withUnsafeBytes(of: Float16(value).bitPattern.littleEndian) { raw.append(contentsOf: $0) }
                 case .bf16: withUnsafeBytes(of: UInt16(truncatingIfNeeded: Float(value).bitPattern >> 16).littleEndian) { raw.append(contentsOf: $0) }
@@ -244,7 +268,7 @@ public enum InferenceCodec {
                 default: withUnsafeBytes(of: value.bitPattern.littleEndian) { raw.append(contentsOf: $0) }
                 }
             case .bytes:
-                guard let text = item as? String else { throw wrong(item) }
+                guard case .string(let text) = item else { throw wrong(item) }
                 let bytes = Data(text.utf8)
                 withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { raw.append(contentsOf: $0) }
                 raw.append(bytes)
@@ -255,65 +279,74 @@ public enum InferenceCodec {
 
     // MARK: - Raw bytes to JSON numbers
 
-    /// The tensor's elements as JSON values, flat and row-major (as the protocol allows).
-    static func decodeRaw(_ tensor: Tensor) throws -> [Any] {
+    /// The tensor's elements as a flat, row-major JSON array (as the protocol allows).
+    static func writeData(_ tensor: Tensor, into json: inout JSONText) {
+        json.raw("[")
         let raw = tensor.raw
-        func values<T: FixedWidthInteger>(_ type: T.Type) -> [Any] {
+        var first = true
+        func separate() {
+            if first { first = false } else { json.raw(",") }
+        }
+        func integers<T: FixedWidthInteger>(_ type: T.Type) {
             raw.withUnsafeBytes { buffer in
-                stride(from: 0, to: buffer.count, by: MemoryLayout<T>.size).map {
-                    NSNumber(value: Int64(truncatingIfNeeded: T(littleEndian: buffer.loadUnaligned(fromByteOffset: $0, as: T.self))))
+                for offset in stride(from: 0, to: buffer.count - MemoryLayout<T>.size + 1, by: MemoryLayout<T>.size) {
+                    separate()
+                    json.integer(T(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: T.self)))
                 }
             }
         }
         switch tensor.datatype {
-        case .bool: return raw.map { $0 != 0 }
-        case .uint8: return values(UInt8.self)
-        case .uint16: return values(UInt16.self)
-        case .uint32: return values(UInt32.self)
-        case .uint64:
-            return raw.withUnsafeBytes { buffer in
-                stride(from: 0, to: buffer.count, by: 8).map {
-                    NSNumber(value: UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: $0, as: UInt64.self)))
-                }
+        case .bool:
+            for byte in raw {
+                separate()
+                json.raw(byte != 0 ? "true" : "false")
             }
-        case .int8: return values(Int8.self)
-        case .int16: return values(Int16.self)
-        case .int32: return values(Int32.self)
-        case .int64: return values(Int64.self)
+        case .uint8: integers(UInt8.self)
+        case .uint16: integers(UInt16.self)
+        case .uint32: integers(UInt32.self)
+        case .uint64: integers(UInt64.self)
+        case .int8: integers(Int8.self)
+        case .int16: integers(Int16.self)
+        case .int32: integers(Int32.self)
+        case .int64: integers(Int64.self)
         case .fp16:
-            return raw.withUnsafeBytes { buffer in
-                stride(from: 0, to: buffer.count, by: 2).map {
-                    Double(Float16(bitPattern: UInt16(littleEndian: buffer.loadUnaligned(fromByteOffset: $0, as: UInt16.self))))
+            raw.withUnsafeBytes { buffer in
+                for offset in stride(from: 0, to: buffer.count - 1, by: 2) {
+                    separate()
+                    json.float(Float(Float16(bitPattern: UInt16(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))))
                 }
             }
         case .bf16:
-            return raw.withUnsafeBytes { buffer in
-                stride(from: 0, to: buffer.count, by: 2).map {
-                    Double(Float(bitPattern: UInt32(UInt16(littleEndian: buffer.loadUnaligned(fromByteOffset: $0, as: UInt16.self))) << 16))
+            raw.withUnsafeBytes { buffer in
+                for offset in stride(from: 0, to: buffer.count - 1, by: 2) {
+                    separate()
+                    json.float(Float(bitPattern: UInt32(UInt16(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))) << 16))
                 }
             }
         case .fp32:
-            return raw.withUnsafeBytes { buffer in
-                stride(from: 0, to: buffer.count, by: 4).map {
-                    Double(Float(bitPattern: UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: $0, as: UInt32.self))))
+            raw.withUnsafeBytes { buffer in
+                for offset in stride(from: 0, to: buffer.count - 3, by: 4) {
+                    separate()
+                    json.float(Float(bitPattern: UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self))))
                 }
             }
         case .fp64:
-            return raw.withUnsafeBytes { buffer in
-                stride(from: 0, to: buffer.count, by: 8).map {
-                    Double(bitPattern: UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: $0, as: UInt64.self)))
+            raw.withUnsafeBytes { buffer in
+                for offset in stride(from: 0, to: buffer.count - 7, by: 8) {
+                    separate()
+                    json.double(Double(bitPattern: UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self))))
                 }
             }
         case .bytes:
-            var items: [Any] = []
             var offset = 0
             while offset + 4 <= raw.count {
                 let length = raw.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
                 let start = raw.startIndex + offset + 4
-                items.append(String(decoding: raw[start..<min(raw.endIndex, start + length)], as: UTF8.self))
+                separate()
+                json.string(String(decoding: raw[start..<min(raw.endIndex, start + length)], as: UTF8.self))
                 offset += 4 + length
             }
-            return items
         }
+        json.raw("]")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 import NIOPosix
 import Synchronization
 
@@ -76,21 +77,40 @@ public final class WorkerConnection: Sendable {
     /// Runs the model on `inputs`; `outputs` names the outputs wanted (all when empty).
     /// - Throws: ``WorkerError`` (400 for the request's mistakes, with the worker's sentence).
     public func infer(_ inputs: [Tensor], outputs: [String] = []) async throws -> [Tensor] {
-        var header: [String: Any] = [
-            "op": "infer",
-            "inputs": inputs.map { ["name": $0.name, "datatype": $0.datatype.rawValue, "shape": $0.shape, "size": $0.raw.count] },
-        ]
-        if !outputs.isEmpty { header["outputs"] = outputs }
-        var body = Data()
-        for tensor in inputs { body.append(tensor.raw) }
-        let (answer, payload) = try await call(header, body: body)
-        guard let entries = answer["outputs"] as? [[String: Any]] else { throw WorkerError(status: 502, "the worker's answer has no outputs") }
+        let (answer, payload) = try await call(op: "infer", body: inputs.reduce(into: Data()) { $0.append($1.raw) }) { json in
+            json.raw(#","inputs":["#)
+            for (index, tensor) in inputs.enumerated() {
+                if index > 0 { json.raw(",") }
+                json.raw(#"{"name":"#)
+                json.string(tensor.name)
+                json.raw(#","datatype":"#)
+                json.string(tensor.datatype.rawValue)
+                json.raw(#","shape":"#)
+                json.integers(tensor.shape)
+                json.raw(#","size":"#)
+                json.integer(tensor.raw.count)
+                json.raw("}")
+            }
+            json.raw("]")
+            if !outputs.isEmpty {
+                json.raw(#","outputs":["#)
+                for (index, name) in outputs.enumerated() {
+                    if index > 0 { json.raw(",") }
+                    json.string(name)
+                }
+                json.raw("]")
+            }
+        }
+        guard let entries = answer["outputs"]?.array else { throw WorkerError(status: 502, "the worker's answer has no outputs") }
         var tensors: [Tensor] = []
+        tensors.reserveCapacity(entries.count)
         var offset = payload.startIndex
         for entry in entries {
-            guard let name = entry["name"] as? String, let type = entry["datatype"] as? String, let datatype = TensorDatatype(rawValue: type),
-                let shape = entry["shape"] as? [Int], let size = entry["size"] as? Int, size >= 0, offset + size <= payload.endIndex
+            guard let name = entry["name"]?.string, let type = entry["datatype"]?.string, let datatype = TensorDatatype(rawValue: type),
+                let dimensions = entry["shape"]?.array, let size = entry["size"]?.integer, size >= 0, offset + size <= payload.endIndex
             else { throw WorkerError(status: 502, "the worker's answer describes an output it does not hold") }
+            let shape = dimensions.compactMap(\.integer)
+            guard shape.count == dimensions.count else { throw WorkerError(status: 502, "the worker's answer has a shape that is not a list of sizes") }
             tensors.append(Tensor(name: name, datatype: datatype, shape: shape, raw: payload[offset..<(offset + size)]))
             offset += size
         }
@@ -99,35 +119,40 @@ public final class WorkerConnection: Sendable {
 
     /// The model's declared inputs and outputs.
     public func metadata() async throws -> WorkerMetadata {
-        let (answer, _) = try await call(["op": "metadata"], body: Data())
+        let (answer, _) = try await call(op: "metadata", body: Data())
         func specs(_ key: String) -> [WorkerMetadata.TensorSpec] {
-            (answer[key] as? [[String: Any]] ?? []).compactMap { entry in
-                guard let name = entry["name"] as? String, let datatype = entry["datatype"] as? String, let shape = entry["shape"] as? [Int]
+            (answer[key]?.array ?? []).compactMap { entry in
+                guard let name = entry["name"]?.string, let datatype = entry["datatype"]?.string, let dimensions = entry["shape"]?.array
                 else { return nil }
-                return WorkerMetadata.TensorSpec(name: name, datatype: datatype, shape: shape)
+                return WorkerMetadata.TensorSpec(name: name, datatype: datatype, shape: dimensions.compactMap(\.integer))
             }
         }
-        return WorkerMetadata(platform: answer["platform"] as? String ?? "unknown", inputs: specs("inputs"), outputs: specs("outputs"))
+        return WorkerMetadata(platform: answer["platform"]?.string ?? "unknown", inputs: specs("inputs"), outputs: specs("outputs"))
     }
 
     /// Whether the worker answers, and how many predictions it has made.
     public func health() async throws -> Int {
-        let (answer, _) = try await call(["op": "health"], body: Data())
-        return answer["served"] as? Int ?? 0
+        let (answer, _) = try await call(op: "health", body: Data())
+        return answer["served"]?.integer ?? 0
     }
 
-    private func call(_ header: [String: Any], body: Data) async throws -> ([String: Any], Data) {
+    /// Sends one frame: a header `{"op": op, "id": N, …}` (`fields` writes what follows the id) and the body.
+    private func call(op: StaticString, body: Data, fields: (inout JSONText) -> Void = { _ in }) async throws -> (JSONTree, Data) {
         let id = nextID.withLock { value -> Int in
             value += 1
             return value
         }
-        var header = header
-        header["id"] = id
-        let json = try JSONSerialization.data(withJSONObject: header)
-        var frame = channel.allocator.buffer(capacity: 8 + json.count + body.count)
-        frame.writeInteger(UInt32(json.count), endianness: .little)
+        var json = JSONText(capacity: 256)
+        json.raw(#"{"op":""#)
+        json.raw(op)
+        json.raw(#"","id":"#)
+        json.integer(id)
+        fields(&json)
+        json.raw("}")
+        var frame = channel.allocator.buffer(capacity: 8 + json.bytes.count + body.count)
+        frame.writeInteger(UInt32(json.bytes.count), endianness: .little)
         frame.writeInteger(UInt32(body.count), endianness: .little)
-        frame.writeBytes(json)
+        frame.writeBytes(json.bytes)
         frame.writeBytes(body)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         // A write that cannot go out (the connection is already closed) never reaches the matcher: fail it here. A
@@ -138,12 +163,12 @@ public final class WorkerConnection: Sendable {
         var answer = try await promise.futureResult.get()
         guard let headerLength = answer.readInteger(endianness: .little, as: UInt32.self),
             let bodyLength = answer.readInteger(endianness: .little, as: UInt32.self),
-            let headerBytes = answer.readBytes(length: Int(headerLength)),
-            let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any]
+            let headerBytes = answer.readSlice(length: Int(headerLength)),
+            let object = try? JSONTree.parse(headerBytes.readableBytesView)
         else { throw WorkerError(status: 502, "the worker's answer cannot be read") }
-        if let message = object["error"] as? String { throw WorkerError(status: object["status"] as? Int ?? 500, message) }
-        guard object["id"] as? Int == id else { throw WorkerError(status: 502, "the worker answered another request") }
-        return (object, Data(answer.readBytes(length: Int(bodyLength)) ?? []))
+        if let message = object["error"]?.string { throw WorkerError(status: object["status"]?.integer ?? 500, message) }
+        guard object["id"]?.integer == id else { throw WorkerError(status: 502, "the worker answered another request") }
+        return (object, answer.readData(length: Int(bodyLength)) ?? Data())
     }
 }
 
