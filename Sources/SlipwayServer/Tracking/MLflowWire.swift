@@ -94,6 +94,10 @@ struct WireInt: Codable, Sendable {
     }
 }
 
+/// A wire type whose coding keys are spelled out in snake_case (no key conversion): decoded without the
+/// snake-case strategy, which is costly for large bodies such as a batch of 1,000 metrics.
+protocol MLflowWireKeyed {}
+
 enum MLflowWire {
     struct Tag: Codable, Sendable {
         var key: String
@@ -135,6 +139,13 @@ enum MLflowWire {
             value = WireDouble(point.value)
             timestamp = WireInt(point.timestamp)
             step = WireInt(point.step)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case key, value, timestamp, step
+            case modelId = "model_id"
+            case datasetName = "dataset_name"
+            case datasetDigest = "dataset_digest"
         }
     }
 
@@ -278,11 +289,16 @@ enum MLflowWire {
         var step: WireInt?
     }
 
-    struct LogBatch: Codable, Sendable {
+    struct LogBatch: Codable, Sendable, MLflowWireKeyed {
         var runId: String?
         var metrics: [Metric]?
         var params: [Tag]?
         var tags: [Tag]?
+
+        enum CodingKeys: String, CodingKey {
+            case runId = "run_id"
+            case metrics, params, tags
+        }
     }
 
     struct SetTag: Codable, Sendable {
@@ -325,6 +341,9 @@ extension MLflowWire {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return decoder
     }
+
+    /// The decoder of ``MLflowWireKeyed`` types: keys as they are.
+    static let keyedDecoder = JSONDecoder()
 
     /// A 200 response with `value` as MLflow JSON.
     static func response(_ value: some Encodable) throws -> Response {

@@ -83,7 +83,7 @@ public struct SQLLoggedModelRepository: LoggedModelRepository {
             for row in try await db.select().column("*").from("logged_model_metrics").where("model_id", .in, ids)
                 .orderBy("key").orderBy("step").orderBy("timestamp").all()
             {
-                let point = try row.decode(model: MetricRow.self).point
+                let point = try MetricRow.point(of: row)
                 metrics[try row.decode(column: "model_id", as: String.self), default: []].append(
                     LoggedModelMetric(
                         point: point, runID: try row.decode(column: "run_id", as: String.self),
