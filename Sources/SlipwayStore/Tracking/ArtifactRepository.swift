@@ -33,10 +33,15 @@ public struct SQLArtifactRepository: ArtifactRepository {
         guard let experiment = Int64(experimentID) else { throw StoreError.notFound("experiment", experimentID) }
         let now = Date()
         try await database.write { db in
-            try await db.delete(from: "artifacts").where("path", .equal, path).run()
-            try await db.delete(from: "blob_references").where("owner_type", .equal, "artifact").where("owner_id", .equal, path).run()
+            // The upsert comes first: on PostgreSQL it holds the path's row, so concurrent uploads to one path take
+            // turns and the blob reference left is the one of the file that stays.
             try await db.insert(into: "artifacts").columns("path", "experiment_id", "digest", "size", "updated_at")
-                .values(SQLBind(path), SQLBind(experiment), SQLBind(digest), SQLBind(size), SQLBind(Int64(now.timeIntervalSince1970 * 1000))).run()
+                .values(SQLBind(path), SQLBind(experiment), SQLBind(digest), SQLBind(size), SQLBind(Int64(now.timeIntervalSince1970 * 1000)))
+                .onConflict(with: ["path"]) { update in
+                    update.set(excludedValueOf: "experiment_id").set(excludedValueOf: "digest").set(excludedValueOf: "size")
+                        .set(excludedValueOf: "updated_at")
+                }.run()
+            try await db.delete(from: "blob_references").where("owner_type", .equal, "artifact").where("owner_id", .equal, path).run()
             try await SQLDatasetRepository.insertReferences(db, ownerType: "artifact", ownerID: path, digests: [digest], at: now)
         }
     }

@@ -76,30 +76,41 @@ public struct SQLTrackingRepository: TrackingRepository {
         id: Int64?, name: String, in project: Project, artifactRoot: String, tags: [KeyValue], by actor: AuditActor
     ) async throws -> Experiment {
         let now = Self.millis()
-        let newID: Int64 = try await database.write { db in
-            if try await db.select().column("id").from("experiments").where("name", .equal, name).first() != nil {
-                throw StoreError.alreadyExists("experiment", name)
+        var latestTags: [String: String] = [:]
+        for tag in tags { latestTags[tag.key] = tag.value }
+        let uniqueTags = latestTags.sorted { $0.key < $1.key }
+        // The name is checked first for a plain answer; a concurrent create of the same name (or id) loses at
+        // the unique index instead, which on PostgreSQL aborts the transaction: mapped to already_exists below.
+        let newID: Int64
+        do {
+            newID = try await database.write { db in
+                if try await db.select().column("id").from("experiments").where("name", .equal, name).first() != nil {
+                    throw StoreError.alreadyExists("experiment", name)
+                }
+                var columns = ["namespace_id", "project_id", "name", "artifact_location", "lifecycle_stage", "creation_time", "last_update_time"]
+                var values: [any SQLExpression] = [
+                    SQLBind(project.namespaceID.uuidString), SQLBind(project.id.uuidString), SQLBind(name), SQLBind(""),
+                    SQLBind(LifecycleStage.active.rawValue), SQLBind(now), SQLBind(now),
+                ]
+                if let id {
+                    columns.append("id")
+                    values.append(SQLBind(id))
+                }
+                let row = try await db.insert(into: "experiments").columns(columns).values(values).returning("id").first()
+                guard let newID = try row?.decode(column: "id", as: Int64.self) else { throw StoreError.notFound("experiment", name) }
+                try await db.update("experiments").set("artifact_location", to: "\(artifactRoot)/\(newID)").where("id", .equal, newID).run()
+                if !uniqueTags.isEmpty {
+                    var insert = db.insert(into: "experiment_tags").columns("experiment_id", "key", "value")
+                    for (key, value) in uniqueTags { insert = insert.values(SQLBind(newID), SQLBind(key), SQLBind(value)) }
+                    try await insert.run()
+                }
+                try await db.recordAudit(
+                    actor, "experiment.create", targetType: "experiment", target: name, namespaceID: project.namespaceID,
+                    details: ["id": String(newID)])
+                return newID
             }
-            var columns = ["namespace_id", "project_id", "name", "artifact_location", "lifecycle_stage", "creation_time", "last_update_time"]
-            var values: [any SQLExpression] = [
-                SQLBind(project.namespaceID.uuidString), SQLBind(project.id.uuidString), SQLBind(name), SQLBind(""),
-                SQLBind(LifecycleStage.active.rawValue), SQLBind(now), SQLBind(now),
-            ]
-            if let id {
-                columns.append("id")
-                values.append(SQLBind(id))
-            }
-            let row = try await db.insert(into: "experiments").columns(columns).values(values).returning("id").first()
-            guard let newID = try row?.decode(column: "id", as: Int64.self) else { throw StoreError.notFound("experiment", name) }
-            try await db.update("experiments").set("artifact_location", to: "\(artifactRoot)/\(newID)").where("id", .equal, newID).run()
-            for tag in tags {
-                try await db.insert(into: "experiment_tags").columns("experiment_id", "key", "value")
-                    .values(SQLBind(newID), SQLBind(tag.key), SQLBind(tag.value)).run()
-            }
-            try await db.recordAudit(
-                actor, "experiment.create", targetType: "experiment", target: name, namespaceID: project.namespaceID,
-                details: ["id": String(newID)])
-            return newID
+        } catch  where isUniqueViolation(error) {
+            throw StoreError.alreadyExists("experiment", name)
         }
         guard let experiment = try await experiment(id: String(newID)) else { throw StoreError.notFound("experiment", name) }
         return experiment
@@ -144,6 +155,16 @@ public struct SQLTrackingRepository: TrackingRepository {
 
     public func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?, by actor: AuditActor) async throws {
         guard let number = Int64(id) else { throw StoreError.notFound("experiment", id) }
+        do {
+            try await Self.update(database, number: number, id: id, name: name, lifecycleStage: lifecycleStage, by: actor)
+        } catch  where isUniqueViolation(error) {
+            throw StoreError.alreadyExists("experiment", name ?? id)
+        }
+    }
+
+    static func update(
+        _ database: Database, number: Int64, id: String, name: String?, lifecycleStage: LifecycleStage?, by actor: AuditActor
+    ) async throws {
         try await database.write { db in
             guard let existing = try await Self.experiments(db, where: SQLQueryString("e.id = \(bind: number)")).first else {
                 throw StoreError.notFound("experiment", id)
@@ -167,9 +188,9 @@ public struct SQLTrackingRepository: TrackingRepository {
     public func setExperimentTag(id: String, _ tag: KeyValue) async throws {
         guard let number = Int64(id) else { throw StoreError.notFound("experiment", id) }
         try await database.write { db in
-            try await db.delete(from: "experiment_tags").where("experiment_id", .equal, number).where("key", .equal, tag.key).run()
             try await db.insert(into: "experiment_tags").columns("experiment_id", "key", "value")
-                .values(SQLBind(number), SQLBind(tag.key), SQLBind(tag.value)).run()
+                .values(SQLBind(number), SQLBind(tag.key), SQLBind(tag.value))
+                .onConflict(with: ["experiment_id", "key"]) { $0.set(excludedValueOf: "value") }.run()
         }
     }
 
@@ -377,15 +398,18 @@ public struct SQLTrackingRepository: TrackingRepository {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         try await database.write { db in
+            // One upsert per input: logging the same dataset again replaces what is recorded of it, race-safe.
             for input in inputs {
-                try await db.delete(from: "run_inputs").where("run_id", .equal, runID).where("name", .equal, input.name)
-                    .where("digest", .equal, input.digest).run()
                 try await db.insert(into: "run_inputs")
                     .columns("run_id", "name", "digest", "source_type", "source", "schema", "profile", "tags")
                     .values(
                         SQLBind(runID), SQLBind(input.name), SQLBind(input.digest), SQLBind(input.sourceType), SQLBind(input.source),
                         SQLBind(input.schema), SQLBind(input.profile), SQLBind(String(decoding: try encoder.encode(input.tags), as: UTF8.self))
-                    ).run()
+                    )
+                    .onConflict(with: ["run_id", "name", "digest"]) { update in
+                        update.set(excludedValueOf: "source_type").set(excludedValueOf: "source").set(excludedValueOf: "schema")
+                            .set(excludedValueOf: "profile").set(excludedValueOf: "tags")
+                    }.run()
             }
         }
     }
