@@ -248,6 +248,19 @@ def test_artifacts_are_uploaded_listed_and_downloaded_through_the_proxy(tracking
     assert requests.delete(f"{base}/{experiment_id}/{run_id}/artifacts/bundle", auth=auth, timeout=30).status_code == 200
     assert [f.path for f in tracking.list_artifacts(run_id, "bundle")] == []
 
+    # Paths are index keys: at most 2048 bytes (UTF-8), said plainly; a path just under fits on both backends.
+    prefix = f"{experiment_id}/{run_id}/artifacts/"
+    too_long = requests.put(f"{base}/{prefix}{'d' * 3000}.txt", data=b"x", auth=auth, timeout=30)
+    assert too_long.status_code == 400 and too_long.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "2048 bytes" in too_long.json()["message"]
+    wide = "é" * ((2048 - len(prefix.encode()) - len("/x.txt")) // 2)
+    multibyte = requests.put(f"{base}/{prefix}{wide}é/x.txt", data=b"x", auth=auth, timeout=30)
+    assert multibyte.status_code == 400, "counted in bytes, not characters"
+    fits = requests.put(f"{base}/{prefix}{wide}/x.txt", data=b"fits", auth=auth, timeout=30)
+    assert fits.status_code == 200, fits.text
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/{wide}/x.txt") == "fits"
+    assert (wide, True) in [(f.path, f.is_dir) for f in tracking.list_artifacts(run_id)]
+
 
 def test_logged_models_are_created_filled_finalized_and_found(tracking, tmp_path):
     from mlflow.entities import LoggedModelStatus, LoggedModelTag

@@ -106,7 +106,11 @@ struct MLflowArtifactController: Sendable {
         }
         guard !parts.isEmpty else { throw MLflowError.invalid("an artifact path is required") }
         let path = parts.joined(separator: "/")
-        guard path.count <= 4000 else { throw MLflowError.invalid("the artifact path is longer than 4000 characters") }
+        guard path.utf8.count <= ArtifactFile.maximumPathBytes else {
+            throw MLflowError.invalid(
+                "the artifact path is \(path.utf8.count) bytes long; Slipway stores artifact paths of at most \(ArtifactFile.maximumPathBytes) bytes (UTF-8), the run's own prefix included"
+            )
+        }
         return path
     }
 }

@@ -6,6 +6,11 @@ public struct ArtifactFile: Sendable, Hashable {
     public var path: String
     public var digest: String
     public var size: Int64
+
+    /// The longest path stored, in UTF-8 bytes. A path is a key of two indexes (`artifacts` and, as the owner,
+    /// `blob_references`); PostgreSQL's B-tree entries hold at most about 2,700 bytes, so longer paths could
+    /// not be indexed. Callers refuse longer paths with a clear error before anything is written.
+    public static let maximumPathBytes = 2048
 }
 
 /// Artifacts of runs and logged models, addressed by path under the artifact root
@@ -31,6 +36,9 @@ public struct SQLArtifactRepository: ArtifactRepository {
 
     public func put(path: String, experimentID: String, digest: String, size: Int64) async throws {
         guard let experiment = Int64(experimentID) else { throw StoreError.notFound("experiment", experimentID) }
+        guard path.utf8.count <= ArtifactFile.maximumPathBytes else {
+            throw StoreError.conflict(code: "path_too_long", "an artifact path is at most \(ArtifactFile.maximumPathBytes) bytes")
+        }
         let now = Date()
         try await database.write { db in
             // The upsert comes first: on PostgreSQL it holds the path's row, so concurrent uploads to one path take

@@ -95,6 +95,27 @@ struct TrackingRepositoryTests {
         }
     }
 
+    /// Artifact paths are index keys (`artifacts`, and the blob reference's owner); up to the limit, in bytes, they
+    /// fit on every backend (PostgreSQL's B-tree entries hold about 2,700 bytes); past it they are refused.
+    @Test(arguments: TestBackend.available)
+    func artifactPathsUpToTheLimitAreStoredAndLongerOnesRefused(backend: TestBackend) async throws {
+        try await TestDatabases.withDatabase(backend) { database in
+            let store = MetadataStore.sql(database)
+            let project = try await Self.project(database)
+            let experiment = try await store.tracking.createExperiment(id: nil, name: "long", in: project, artifactRoot: "a", tags: [], by: .system)
+            let prefix = "\(experiment.id)/run/artifacts/"
+            let longest = prefix + String(repeating: "é", count: (ArtifactFile.maximumPathBytes - prefix.utf8.count) / 2)
+            #expect(longest.utf8.count <= ArtifactFile.maximumPathBytes && longest.utf8.count >= ArtifactFile.maximumPathBytes - 1)
+            let digest = String(repeating: "a", count: 64)
+            try await store.artifacts.put(path: longest, experimentID: experiment.id, digest: digest, size: 1)
+            #expect(try await store.artifacts.file(at: longest)?.digest == digest)
+            await #expect(throws: StoreError.self) {
+                try await store.artifacts.put(path: longest + "éé", experimentID: experiment.id, digest: digest, size: 1)
+            }
+            #expect(try await store.artifacts.files(under: prefix).count == 1, "the refused path left nothing")
+        }
+    }
+
     /// Runs `body` `count` times at once and collects what each returned.
     static func race<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
         try await withThrowingTaskGroup(of: T.self) { group in
