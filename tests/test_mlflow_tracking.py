@@ -3,6 +3,7 @@ experiments, runs, params, metrics, tags, inputs, search with MLflow's grammar a
 metric history, delete/restore, credentials and namespace permissions. On SQLite and PostgreSQL."""
 
 import math
+import os
 import time
 
 import pytest
@@ -26,6 +27,10 @@ def tracking(server, monkeypatch):
     yield MlflowClient(server.url)
     while mlflow.active_run():
         mlflow.end_run()
+    # The module keeps the tracking URI and the active experiment in globals: no later test may reach this server.
+    mlflow.set_tracking_uri(None)
+    mlflow.tracking.fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 def error_code(excinfo):

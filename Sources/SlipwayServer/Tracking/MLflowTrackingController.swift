@@ -188,7 +188,14 @@ struct MLflowTrackingController: Sendable {
         let caller = try caller(context)
         let experimentID = body.experimentId ?? "0"
         if experimentID == "0" { try await ensureDefaultExperiment(caller: caller) }
-        let experiment = try await experiment(experimentID, context, requires: .developer)
+        let experiment: Experiment
+        do {
+            experiment = try await self.experiment(experimentID, context, requires: .developer)
+        } catch let error as MLflowError where error.code == "RESOURCE_DOES_NOT_EXIST" && experimentID == "0" {
+            throw MLflowError.notFound(
+                "No Experiment with id=0 exists for you: MLflow's Default experiment lives in the '\(Self.defaultNamespace)' namespace, which you are not a member of. Name an experiment (mlflow.set_experiment(\"namespace/project/name\")) or ask an administrator to add you to '\(Self.defaultNamespace)'."
+            )
+        }
         guard experiment.lifecycleStage == .active else {
             throw MLflowError.invalid("The experiment \(experiment.id) must be in the 'active' state to create runs in it.")
         }
@@ -463,12 +470,22 @@ struct MLflowTrackingController: Sendable {
         return project
     }
 
-    /// Creates the `default` namespace and project on first use; only an administrator may cause that.
+    /// Creates the `default` namespace and project on first use. Only an administrator may create the
+    /// namespace; once it exists, its developers (and higher) may have the default project made in it.
+    /// - Throws: PERMISSION_DENIED when there is no default namespace and the caller is not an administrator,
+    ///   or the caller's role there is below developer; RESOURCE_DOES_NOT_EXIST for a non-member.
     @discardableResult
     private func ensureDefaultProject(caller: Caller) async throws -> Project {
         let namespace: Namespace
         if let existing = try await store.namespaces.namespace(named: Self.defaultNamespace) {
             namespace = existing
+            guard let role = try await caller.role(in: existing.id, store: store) else {
+                throw MLflowError.notFound("namespace '\(Self.defaultNamespace)' does not exist")
+            }
+            guard role.includes(.developer) else {
+                throw MLflowError.denied(
+                    "your role in namespace '\(Self.defaultNamespace)' is \(role); creating experiments needs developer or higher")
+            }
         } else {
             guard caller.user.isAdmin else {
                 throw MLflowError.denied(
@@ -494,10 +511,17 @@ struct MLflowTrackingController: Sendable {
         }
     }
 
-    /// MLflow's Default experiment, id "0", which clients use when they name none.
+    /// MLflow's Default experiment, id "0", which clients use when they name none: made on first use by a
+    /// caller who may create experiments in the default project. For anyone else nothing is made, and the
+    /// lookup that follows answers as for any experiment they cannot see (RESOURCE_DOES_NOT_EXIST).
     private func ensureDefaultExperiment(caller: Caller) async throws {
         if try await store.tracking.experiment(id: "0") != nil { return }
-        let project = try await ensureDefaultProject(caller: caller)
+        let project: Project
+        do {
+            project = try await ensureDefaultProject(caller: caller)
+        } catch let error as MLflowError where error.code == "PERMISSION_DENIED" || error.code == "RESOURCE_DOES_NOT_EXIST" {
+            return
+        }
         do {
             _ = try await store.tracking.createExperiment(
                 id: 0, name: "Default", in: project, artifactRoot: Self.artifactRoot, tags: [], by: caller.auditActor)
