@@ -417,3 +417,5 @@ def test_dataset_versions_know_the_runs_and_model_versions_that_used_them(tracki
     page = requests.get(server.url + "/namespaces/team/projects/flowers/datasets/iris",
                         headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
     assert "fit-iris" in page.text and "team.flowers.iris-model v1" in page.text
+    assert f'href="/runs/{run.info.run_id}"' in page.text, "the run is linked to its page"
+    assert 'href="/models/team.flowers.iris-model/versions/1"' in page.text, "the model version to its registry page"

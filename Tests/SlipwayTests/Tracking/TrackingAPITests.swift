@@ -323,6 +323,18 @@ struct TrackingAPITests {
             #expect(compare.text.components(separatedBy: "<polyline").count - 1 >= 3, "one line per run on the shared chart")
             #expect(try await api.request(.get, "/compare?runs=\(a)", token: seeded.admin).status == .badRequest)
 
+            // The dataset version b trained on links back to b's page and to the model version made from it.
+            let (digest, uploaded) = try await DatasetAPITests.upload(api, DatasetAPITests.csv, token: seeded.admin)
+            #expect(uploaded.status == .created)
+            let made = try await api.request(
+                .post, DatasetAPITests.base + "/iris/versions", token: seeded.admin,
+                body: CreateVersionRequest(source: ImportSource(format: .csv, blob: digest, labelColumn: "species")))
+            #expect(made.status == .created, "\(made.text)")
+            let dataset = try await api.request(.get, "/namespaces/team/projects/flowers/datasets/iris?version=1", token: seeded.admin)
+            #expect(dataset.status == .ok)
+            #expect(dataset.text.contains("<a href=\"/runs/\(b)\""), "Used by links the run's page")
+            #expect(dataset.text.contains("<a href=\"/models/team.flowers.classifier/versions/1\">"), "and the model version's registry page")
+
             let version = try await api.request(.get, "/models/team.flowers.classifier/versions/1", token: seeded.admin)
             #expect(version.text.contains("id=\"lineage-run\""))
             #expect(version.text.contains("/namespaces/team/projects/flowers/datasets/iris?version=1"))
