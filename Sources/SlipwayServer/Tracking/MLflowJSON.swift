@@ -120,7 +120,7 @@ struct MLflowJSONWriter {
         raw("}")
     }
 
-    /// A run as `runs/get` and `runs/search` return it: `{info, data: {metrics, params, tags}, inputs}`.
+    /// A run as `runs/get` and `runs/search` return it: `{info, data: {metrics, params, tags}, inputs, outputs}`.
     mutating func run(_ detail: RunDetail) {
         raw("{\"info\":")
         runInfo(detail.info)
@@ -155,6 +155,22 @@ struct MLflowJSONWriter {
                 string(profile)
             }
             raw("}}")
+        }
+        raw("],\"model_inputs\":[")
+        for (index, model) in detail.modelInputs.enumerated() {
+            if index > 0 { raw(",") }
+            raw("{\"model_id\":")
+            string(model)
+            raw("}")
+        }
+        raw("]},\"outputs\":{\"model_outputs\":[")
+        for (index, output) in detail.modelOutputs.enumerated() {
+            if index > 0 { raw(",") }
+            raw("{\"model_id\":")
+            string(output.modelID)
+            raw(",\"step\":")
+            int(output.step)
+            raw("}")
         }
         raw("]}}")
     }

@@ -335,7 +335,16 @@ struct MLflowTrackingController: Sendable {
                 name: dataset.name, digest: dataset.digest, sourceType: dataset.sourceType, source: dataset.source, schema: dataset.schema,
                 profile: dataset.profile, tags: try Self.keyValues(input.tags, what: "input tag"))
         }
-        try await store.tracking.logInputs(runID: runID, inputs)
+        // MLflow 3's model inputs: each must be a logged model the caller can see.
+        var models: [String] = []
+        for input in body.models ?? [] {
+            guard let id = input.modelId, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'model_id'") }
+            guard id.count <= 64, let model = try await store.loggedModels.model(id: id),
+                (try? await experiment(model.experimentID, context, requires: .viewer)) != nil
+            else { throw MLflowError.notFound("Logged model with ID '\(id.prefix(80))' not found") }
+            models.append(model.modelID)
+        }
+        try await store.tracking.logInputs(runID: runID, inputs, models: models)
         return MLflowWire.empty
     }
 

@@ -195,14 +195,31 @@ enum MLflowWire {
         var dataset: DatasetDescription
     }
 
+    /// A logged model a run used (MLflow 3's `ModelInput`).
+    struct ModelInput: Codable, Sendable {
+        var modelId: String
+    }
+
+    /// A logged model a run produced (MLflow 3's `ModelOutput`).
+    struct ModelOutput: Codable, Sendable {
+        var modelId: String
+        var step: Int64
+    }
+
     struct RunInputs: Codable, Sendable {
         var datasetInputs: [DatasetInput]
+        var modelInputs: [ModelInput]
+    }
+
+    struct RunOutputs: Codable, Sendable {
+        var modelOutputs: [ModelOutput]
     }
 
     struct Run: Codable, Sendable {
         var info: RunInfo
         var data: RunData
         var inputs: RunInputs
+        var outputs: RunOutputs
 
         init(_ detail: RunDetail) {
             info = RunInfo(detail.info)
@@ -216,7 +233,8 @@ enum MLflowWire {
                         dataset: DatasetDescription(
                             name: input.name, digest: input.digest, sourceType: input.sourceType, source: input.source, schema: input.schema,
                             profile: input.profile))
-                })
+                }, modelInputs: detail.modelInputs.map { ModelInput(modelId: $0) })
+            outputs = RunOutputs(modelOutputs: detail.modelOutputs.map { ModelOutput(modelId: $0.modelID, step: $0.step) })
         }
     }
 
@@ -316,6 +334,13 @@ enum MLflowWire {
     struct LogInputs: Codable, Sendable {
         var runId: String?
         var datasets: [DatasetInput]?
+        /// MLflow 3: logged models the run used.
+        var models: [ModelInputRequest]?
+    }
+
+    /// A model input as the client sends it (`model_id` may be missing in a malformed request).
+    struct ModelInputRequest: Codable, Sendable {
+        var modelId: String?
     }
 
     struct SearchRuns: Codable, Sendable {

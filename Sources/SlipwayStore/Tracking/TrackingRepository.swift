@@ -31,7 +31,9 @@ public protocol TrackingRepository: Sendable {
     /// - Throws: ``StoreError`` `param_changed` naming the param.
     func log(runID: String, metrics: [MetricPoint], params: [KeyValue], tags: [KeyValue]) async throws
     func deleteTag(runID: String, key: String) async throws -> Bool
-    func logInputs(runID: String, _ inputs: [RunDatasetInput]) async throws
+    /// Records dataset inputs (the same dataset again replaces what is recorded of it) and MLflow 3 logged
+    /// models the run used (each kept once).
+    func logInputs(runID: String, _ inputs: [RunDatasetInput], models: [String]) async throws
     /// The metric's history in step, then timestamp order.
     func metricHistory(runID: String, key: String) async throws -> [MetricPoint]
     /// Runs with a dataset input of `sourceType` and `source`, each with that input.
@@ -41,6 +43,13 @@ public protocol TrackingRepository: Sendable {
     /// The runs of the experiments with only the metrics, params, tags and inputs `selection` names: what a
     /// search needs to filter and order them, before it loads the page it returns in full.
     func runs(inExperiments ids: [String], lifecycle: [LifecycleStage], selecting selection: RunFieldSelection) async throws -> [RunDetail]
+}
+
+extension TrackingRepository {
+    /// Records dataset inputs.
+    public func logInputs(runID: String, _ inputs: [RunDatasetInput]) async throws {
+        try await logInputs(runID: runID, inputs, models: [])
+    }
 }
 
 /// Which of a run's logged values to read: some metric, param and tag keys (`nil`: all of them) and
@@ -394,7 +403,7 @@ public struct SQLTrackingRepository: TrackingRepository {
         }
     }
 
-    public func logInputs(runID: String, _ inputs: [RunDatasetInput]) async throws {
+    public func logInputs(runID: String, _ inputs: [RunDatasetInput], models: [String]) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         try await database.write { db in
@@ -410,6 +419,10 @@ public struct SQLTrackingRepository: TrackingRepository {
                         update.set(excludedValueOf: "source_type").set(excludedValueOf: "source").set(excludedValueOf: "schema")
                             .set(excludedValueOf: "profile").set(excludedValueOf: "tags")
                     }.run()
+            }
+            for modelID in Set(models).sorted() {
+                try await db.insert(into: "run_model_inputs").columns("run_id", "model_id").values(SQLBind(runID), SQLBind(modelID))
+                    .ignoringConflicts(with: ["run_id", "model_id"]).run()
             }
         }
     }
@@ -469,6 +482,8 @@ public struct SQLTrackingRepository: TrackingRepository {
         var params: [String: [KeyValue]] = [:]
         var tags: [String: [KeyValue]] = [:]
         var inputs: [String: [RunDatasetInput]] = [:]
+        var modelInputs: [String: [String]] = [:]
+        var modelOutputs: [String: [RunModelOutput]] = [:]
         let decoder = JSONDecoder()
         /// Restricts a query to `keys` (nil: no restriction); `nil` when there is nothing to read.
         func restricted(_ query: SQLSelectBuilder, to keys: Set<String>?) -> SQLSelectBuilder? {
@@ -495,6 +510,19 @@ public struct SQLTrackingRepository: TrackingRepository {
                 }
             }
             guard selection.inputs else { continue }
+            for row in try await db.select().columns("run_id", "model_id").from("run_model_inputs").where("run_id", .in, ids).orderBy("model_id")
+                .all()
+            {
+                modelInputs[try row.decode(column: "run_id", as: String.self), default: []].append(
+                    try row.decode(column: "model_id", as: String.self))
+            }
+            for row in try await db.select().columns("run_id", "model_id", "step").from("run_outputs").where("run_id", .in, ids)
+                .orderBy("step").orderBy("model_id").all()
+            {
+                modelOutputs[try row.decode(column: "run_id", as: String.self), default: []].append(
+                    RunModelOutput(modelID: try row.decode(column: "model_id", as: String.self), step: try row.decode(column: "step", as: Int64.self))
+                )
+            }
             for row in try await db.select().column("*").from("run_inputs").where("run_id", .in, ids).orderBy("name").all() {
                 let input = RunDatasetInput(
                     name: try row.decode(column: "name", as: String.self), digest: try row.decode(column: "digest", as: String.self),
@@ -507,7 +535,7 @@ public struct SQLTrackingRepository: TrackingRepository {
         return runs.map { info in
             RunDetail(
                 info: info, metrics: metrics[info.runID] ?? [], params: params[info.runID] ?? [], tags: tags[info.runID] ?? [],
-                inputs: inputs[info.runID] ?? [])
+                inputs: inputs[info.runID] ?? [], modelInputs: modelInputs[info.runID] ?? [], modelOutputs: modelOutputs[info.runID] ?? [])
         }
     }
 }

@@ -28,7 +28,7 @@ struct MLflowJSONTests {
                 name: "iris", digest: "abc", sourceType: "slipway", source: "team/p/iris@1", schema: "{\"x\": 1}", profile: nil,
                 tags: [KeyValue(key: "mlflow.data.context", value: "training")]),
             RunDatasetInput(name: "bare", digest: "d", sourceType: "code", source: "{}", schema: nil, profile: "p", tags: []),
-        ])
+        ], modelInputs: ["m-0123", "m-4567"], modelOutputs: [RunModelOutput(modelID: "m-89ab", step: 3)])
 
     /// JSON re-encoded canonically (through the Codable types, keys sorted), so two encodings compare as values.
     static func canonical<T: Codable>(_ data: Data, as type: T.Type) throws -> String {
@@ -61,6 +61,8 @@ struct MLflowJSONTests {
         let text = String(decoding: written, as: UTF8.self)
         #expect(text.contains(#""value":"NaN""#) && text.contains(#""value":"Infinity""#) && text.contains(#""value":"-Infinity""#))
         #expect(!text.contains("end_time"), "an absent end time is left out, as the encoder does")
+        #expect(text.contains(#""model_inputs":[{"model_id":"m-0123"},{"model_id":"m-4567"}]"#))
+        #expect(text.contains(#""outputs":{"model_outputs":[{"model_id":"m-89ab","step":3}]}"#))
         #expect(text.contains(#""schema":"{\"x\": 1}""#), "nested JSON travels as an escaped string")
     }
 
