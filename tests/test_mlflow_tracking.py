@@ -3,6 +3,7 @@ experiments, runs, params, metrics, tags, inputs, search with MLflow's grammar a
 metric history, delete/restore, credentials and namespace permissions. On SQLite and PostgreSQL."""
 
 import math
+import os
 import time
 
 import pytest
@@ -26,6 +27,10 @@ def tracking(server, monkeypatch):
     yield MlflowClient(server.url)
     while mlflow.active_run():
         mlflow.end_run()
+    # The module keeps the tracking URI and the active experiment in globals: no later test may reach this server.
+    mlflow.set_tracking_uri(None)
+    mlflow.tracking.fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 def error_code(excinfo):
@@ -152,6 +157,54 @@ def test_search_runs_with_filters_ordering_and_pages(tracking):
     assert [e.name for e in experiments] == ["search"]
 
 
+def test_search_experiments_with_order_by_and_page_tokens(tracking):
+    for index in range(5):
+        tracking.create_experiment(f"order-{index}", tags={"parity": "even" if index % 2 == 0 else "odd"})
+        time.sleep(0.01)  # distinct creation times
+
+    def names(experiments):
+        return [e.name for e in experiments]
+
+    mine = "name LIKE 'order-%'"
+    assert names(tracking.search_experiments(filter_string=mine, order_by=["name DESC"])) == [f"order-{i}" for i in (4, 3, 2, 1, 0)]
+    assert names(tracking.search_experiments(filter_string=mine, order_by=["creation_time ASC"])) == [f"order-{i}" for i in range(5)]
+    assert names(tracking.search_experiments(filter_string=mine)) == [f"order-{i}" for i in (4, 3, 2, 1, 0)], "newest first"
+    assert names(tracking.search_experiments(filter_string=mine + " AND tags.parity = 'odd'", order_by=["name"])) == ["order-1", "order-3"]
+
+    first = tracking.search_experiments(filter_string=mine, order_by=["name ASC"], max_results=2)
+    assert names(first) == ["order-0", "order-1"] and first.token
+    second = tracking.search_experiments(filter_string=mine, order_by=["name ASC"], max_results=2, page_token=first.token)
+    third = tracking.search_experiments(filter_string=mine, order_by=["name ASC"], max_results=2, page_token=second.token)
+    assert names(second) == ["order-2", "order-3"] and names(third) == ["order-4"] and not third.token
+    with pytest.raises(MlflowException) as replayed:
+        tracking.search_experiments(filter_string=mine, order_by=["name DESC"], max_results=2, page_token=first.token)
+    assert error_code(replayed) == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as bad_order:
+        tracking.search_experiments(order_by=["name SIDEWAYS"])
+    assert error_code(bad_order) == "INVALID_PARAMETER_VALUE"
+
+
+def test_fluent_log_input_records_a_pandas_dataset(tracking):
+    import json
+
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"length": [5.1, 6.2, 4.7], "species": ["setosa", "versicolor", "setosa"]})
+    dataset = mlflow.data.from_pandas(frame, source="data/iris.csv", name="iris-frame", targets="species")
+    experiment = mlflow.set_experiment("pandas-inputs")
+    with mlflow.start_run() as run:
+        mlflow.log_input(dataset, context="training", tags={"split": "train"})
+
+    inputs = tracking.get_run(run.info.run_id).inputs.dataset_inputs
+    assert len(inputs) == 1
+    logged = inputs[0].dataset
+    assert (logged.name, logged.digest, logged.source_type) == ("iris-frame", dataset.digest, dataset.source._get_source_type())
+    assert json.loads(logged.profile)["num_rows"] == 3
+    assert [column["name"] for column in json.loads(logged.schema)["mlflow_colspec"]] == ["length", "species"]
+    assert {t.key: t.value for t in inputs[0].tags} == {"mlflow.data.context": "training", "split": "train"}
+    found = tracking.search_runs([experiment.experiment_id], "datasets.name = 'iris-frame' AND datasets.context = 'training'")
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+
+
 def test_bad_input_gets_mlflow_errors_and_changes_nothing(tracking, server):
     experiment_id = tracking.create_experiment("bad-input")
     run_id = tracking.create_run(experiment_id).info.run_id
@@ -248,6 +301,19 @@ def test_artifacts_are_uploaded_listed_and_downloaded_through_the_proxy(tracking
     assert requests.delete(f"{base}/{experiment_id}/{run_id}/artifacts/bundle", auth=auth, timeout=30).status_code == 200
     assert [f.path for f in tracking.list_artifacts(run_id, "bundle")] == []
 
+    # Paths are index keys: at most 2048 bytes (UTF-8), said plainly; a path just under fits on both backends.
+    prefix = f"{experiment_id}/{run_id}/artifacts/"
+    too_long = requests.put(f"{base}/{prefix}{'d' * 3000}.txt", data=b"x", auth=auth, timeout=30)
+    assert too_long.status_code == 400 and too_long.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "2048 bytes" in too_long.json()["message"]
+    wide = "é" * ((2048 - len(prefix.encode()) - len("/x.txt")) // 2)
+    multibyte = requests.put(f"{base}/{prefix}{wide}é/x.txt", data=b"x", auth=auth, timeout=30)
+    assert multibyte.status_code == 400, "counted in bytes, not characters"
+    fits = requests.put(f"{base}/{prefix}{wide}/x.txt", data=b"fits", auth=auth, timeout=30)
+    assert fits.status_code == 200, fits.text
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/{wide}/x.txt") == "fits"
+    assert (wide, True) in [(f.path, f.is_dir) for f in tracking.list_artifacts(run_id)]
+
 
 def test_logged_models_are_created_filled_finalized_and_found(tracking, tmp_path):
     from mlflow.entities import LoggedModelStatus, LoggedModelTag
@@ -266,6 +332,17 @@ def test_logged_models_are_created_filled_finalized_and_found(tracking, tmp_path
     get_artifact_repository(model.artifact_location, tracking_uri=mlflow.get_tracking_uri()).log_artifact(str(weights))
 
     tracking.log_batch(run_id, metrics=[Metric("acc", 0.93, 1, 0, model_id=model.model_id, dataset_name="iris", dataset_digest="d1")])
+    # MLflow 3's model inputs and outputs of a run are kept and returned with it.
+    from mlflow.entities import LoggedModelInput, LoggedModelOutput
+    consumer = tracking.create_run(experiment_id).info.run_id
+    tracking.log_inputs(consumer, models=[LoggedModelInput(model.model_id)])
+    tracking.log_inputs(consumer, models=[LoggedModelInput(model.model_id)])  # again: kept once
+    assert [m.model_id for m in tracking.get_run(consumer).inputs.model_inputs] == [model.model_id]
+    tracking.log_outputs(run_id, [LoggedModelOutput(model.model_id, 3)])
+    assert [(o.model_id, o.step) for o in tracking.get_run(run_id).outputs.model_outputs] == [(model.model_id, 3)]
+    with pytest.raises(MlflowException) as unknown_model:
+        tracking.log_inputs(consumer, models=[LoggedModelInput("m-" + "0" * 32)])
+    assert error_code(unknown_model) == "RESOURCE_DOES_NOT_EXIST"
     ready = tracking.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
     assert ready.status == LoggedModelStatus.READY
     tracking.set_logged_model_tags(model.model_id, {"stage": "candidate"})
@@ -314,6 +391,11 @@ def test_registry_models_versions_aliases_stages_and_loading(tracking, tmp_path)
     tracking.set_model_version_tag("iris-classifier", "2", "validated", "yes")
     tracking.delete_model_version_tag("iris-classifier", "2", "quality")
     tracking.set_registered_model_tag("iris-classifier", "task", "classification")
+    tracking.set_registered_model_tag("iris-classifier", "draft", "yes")
+    tracking.delete_registered_model_tag("iris-classifier", "draft")
+    with pytest.raises(MlflowException) as no_tag:
+        tracking.delete_registered_model_tag("iris-classifier", "draft")
+    assert error_code(no_tag) == "RESOURCE_DOES_NOT_EXIST"
     tracking.update_registered_model("iris-classifier", description="Iris species")
     model = tracking.get_registered_model("iris-classifier")
     assert model.description == "Iris species" and model.tags == {"task": "classification"} and model.aliases == {"champion": "2"}
@@ -372,6 +454,55 @@ def test_sklearn_model_is_logged_registered_and_loaded_back(tracking, tmp_path):
     assert tracking.get_model_version("iris-sklearn", "1").run_id == run.info.run_id
 
 
+def test_register_model_resolves_a_runs_uri_to_the_mlflow3_logged_model_of_that_name(tracking, tmp_path):
+    pytest.importorskip("sklearn")
+    import mlflow.sklearn
+    from mlflow.entities import LoggedModelStatus
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=300).fit(features, labels)
+    experiment_id = tracking.create_experiment("logged-then-registered")
+    run_id = tracking.create_run(experiment_id).info.run_id
+    # An MLflow 3 logged model of the run whose files live only at the model's own location, not in the run's artifacts.
+    logged = tracking.create_logged_model(experiment_id, name="tree", source_run_id=run_id)
+    mlflow.sklearn.save_model(model, str(tmp_path / "saved"))
+    tracking.log_model_artifacts(logged.model_id, str(tmp_path / "saved"))
+    tracking.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    run_files = get_artifact_repository(tracking.get_run(run_id).info.artifact_uri, tracking_uri=mlflow.get_tracking_uri())
+    assert run_files.list_artifacts("tree") == []
+
+    # No MLmodel at runs:/<run>/tree, so the client looks for the run's logged model named "tree" and registers it.
+    version = mlflow.register_model(f"runs:/{run_id}/tree", "registered-tree")
+    assert version.version == "1" and version.source == f"models:/{logged.model_id}"
+    assert version.run_id == run_id
+    loaded = mlflow.sklearn.load_model("models:/registered-tree/1")
+    assert list(loaded.predict(features[:10])) == list(model.predict(features[:10]))
+
+
+def test_absolute_artifact_paths_are_refused_and_nothing_is_written(tracking, server, tmp_path):
+    experiment_id = tracking.create_experiment("absolute-paths")
+    run_id = tracking.create_run(experiment_id).info.run_id
+    local = tmp_path / "passwd"
+    local.write_text("root:x:0:0\n")
+    with pytest.raises(MlflowException):  # the stock client refuses before sending anything
+        tracking.log_artifact(run_id, str(local), artifact_path="/etc")
+
+    base = server.url + "/api/2.0/mlflow-artifacts/artifacts"
+    auth = ("admin", server.admin_password)
+    prefix = f"{experiment_id}/{run_id}/artifacts"
+    for path in (f"{prefix}/%2Fetc%2Fpasswd", f"{prefix}//etc/passwd", "%2Fetc%2Fpasswd", f"{prefix}/..%2F..%2F..%2Fetc%2Fpasswd"):
+        refused = requests.put(f"{base}/{path}", data=b"planted", auth=auth, timeout=30)
+        assert refused.status_code == 400, (path, refused.status_code, refused.text)
+        assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    listing = requests.get(base, params={"path": "/etc"}, auth=auth, timeout=30)
+    assert listing.status_code in (400, 404) and listing.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
+    assert tracking.list_artifacts(run_id) == []
+    assert requests.get(f"{base}/{prefix}/etc/passwd", auth=auth, timeout=30).status_code == 404, "nothing was stored"
+
+
 def test_dataset_versions_know_the_runs_and_model_versions_that_used_them(tracking, api, server, tmp_path):
     import hashlib
 
@@ -399,3 +530,5 @@ def test_dataset_versions_know_the_runs_and_model_versions_that_used_them(tracki
     page = requests.get(server.url + "/namespaces/team/projects/flowers/datasets/iris",
                         headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
     assert "fit-iris" in page.text and "team.flowers.iris-model v1" in page.text
+    assert f'href="/runs/{run.info.run_id}"' in page.text, "the run is linked to its page"
+    assert 'href="/models/team.flowers.iris-model/versions/1"' in page.text, "the model version to its registry page"

@@ -132,20 +132,41 @@ public struct RunDatasetInput: Sendable, Hashable {
     }
 }
 
-/// A run with everything logged to it: the latest value of each metric, params, tags and inputs.
+/// A run with everything logged to it: the latest value of each metric, params, tags, inputs (datasets and
+/// MLflow 3 logged models) and the logged models it output.
 public struct RunDetail: Sendable, Hashable {
     public var info: RunInfo
     public var metrics: [MetricPoint]
     public var params: [KeyValue]
     public var tags: [KeyValue]
     public var inputs: [RunDatasetInput]
+    /// Ids of the logged models the run used (`log_inputs(models=…)`).
+    public var modelInputs: [String]
+    /// The logged models the run produced (`runs/outputs`), by id, with the step of each.
+    public var modelOutputs: [RunModelOutput]
 
-    public init(info: RunInfo, metrics: [MetricPoint], params: [KeyValue], tags: [KeyValue], inputs: [RunDatasetInput]) {
+    public init(
+        info: RunInfo, metrics: [MetricPoint], params: [KeyValue], tags: [KeyValue], inputs: [RunDatasetInput], modelInputs: [String] = [],
+        modelOutputs: [RunModelOutput] = []
+    ) {
         self.info = info
         self.metrics = metrics
         self.params = params
         self.tags = tags
         self.inputs = inputs
+        self.modelInputs = modelInputs
+        self.modelOutputs = modelOutputs
+    }
+}
+
+/// A logged model a run produced, and the step it was produced at.
+public struct RunModelOutput: Sendable, Hashable {
+    public var modelID: String
+    public var step: Int64
+
+    public init(modelID: String, step: Int64) {
+        self.modelID = modelID
+        self.step = step
     }
 }
 

@@ -22,7 +22,7 @@ struct MLflowArtifactController: Sendable {
     }
 
     @Sendable func upload(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let path = try Self.path(context.parameters.getCatchAll())
+        let path = try Self.path(request, context)
         let experiment = try await experiment(for: path, context, requires: .developer)
         let info = try await blobs.put(request.body, expected: nil)
         try await store.artifacts.put(path: path, experimentID: experiment.id, digest: info.digest.hex, size: info.size)
@@ -30,7 +30,7 @@ struct MLflowArtifactController: Sendable {
     }
 
     @Sendable func download(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let path = try Self.path(context.parameters.getCatchAll())
+        let path = try Self.path(request, context)
         _ = try await experiment(for: path, context, requires: .viewer)
         guard let file = try await store.artifacts.file(at: path), let digest = BlobDigest(hex: file.digest),
             let info = try await blobs.info(digest)
@@ -63,7 +63,7 @@ struct MLflowArtifactController: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let path = try Self.path(context.parameters.getCatchAll())
+        let path = try Self.path(request, context)
         _ = try await experiment(for: path, context, requires: .developer)
         guard try await store.artifacts.delete(path) > 0 else { throw MLflowError.notFound("No artifact at '\(path)'") }
         return MLflowWire.empty
@@ -90,6 +90,17 @@ struct MLflowArtifactController: Sendable {
         return experiment
     }
 
+    /// The checked path of a request to `artifacts/<path>`. An empty segment in the raw path (`…//etc/passwd`,
+    /// what an absolute path joined onto a prefix looks like) is refused even where routing would drop it.
+    static func path(_ request: Request, _ context: AppRequestContext) throws -> String {
+        let raw = request.uri.path
+        if let marker = raw.range(of: "/artifacts/"), raw[marker.upperBound...].hasPrefix("/") || raw[marker.upperBound...].contains("//") {
+            throw MLflowError.invalid(
+                "Invalid artifact path '\(raw[marker.upperBound...].prefix(200))': paths are relative and may not contain empty parts")
+        }
+        return try path(context.parameters.getCatchAll())
+    }
+
     /// Joins and checks the path segments: percent-decoded, no `..`, `.`, empty or NUL segments, so nothing
     /// can name a place outside the artifact root.
     static func path(_ segments: [Substring]) throws -> String {
@@ -106,7 +117,11 @@ struct MLflowArtifactController: Sendable {
         }
         guard !parts.isEmpty else { throw MLflowError.invalid("an artifact path is required") }
         let path = parts.joined(separator: "/")
-        guard path.count <= 4000 else { throw MLflowError.invalid("the artifact path is longer than 4000 characters") }
+        guard path.utf8.count <= ArtifactFile.maximumPathBytes else {
+            throw MLflowError.invalid(
+                "the artifact path is \(path.utf8.count) bytes long; Slipway stores artifact paths of at most \(ArtifactFile.maximumPathBytes) bytes (UTF-8), the run's own prefix included"
+            )
+        }
         return path
     }
 }

@@ -162,7 +162,7 @@ struct MLflowLoggedModelController: Sendable {
 
     @Sendable func logOutputs(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await MLflowTrackingController.decode(OutputsRequest.self, request, context)
-        let runID = try await tracking.activeRun(body.runId, context)
+        let runID = try await tracking.activeRun(body.runId, context).runID
         var outputs: [(modelID: String, step: Int64)] = []
         for output in body.models ?? [] {
             guard try await store.loggedModels.model(id: output.modelId) != nil else {

@@ -39,7 +39,7 @@ struct MLflowAuthenticationMiddleware: RouterMiddleware {
             else { throw MLflowError.unauthenticated("the Basic credentials are malformed") }
             let username = String(text[..<colon])
             let password = String(text[text.index(after: colon)...])
-            let key = SHA256.hash(data: decoded).map { String(format: "%02x", $0) }.joined()
+            let key = Data(SHA256.hash(data: decoded))
             if let user = cache.user(for: key, at: now()) {
                 context.caller = Caller(user: user, credential: .basic)
             } else {
@@ -61,16 +61,16 @@ struct MLflowAuthenticationMiddleware: RouterMiddleware {
 /// Basic credentials verified recently, by the SHA-256 of `username:password`.
 final class BasicCredentialCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries: [String: (user: User, until: Date)] = [:]
+    private var entries: [Data: (user: User, until: Date)] = [:]
 
-    func user(for key: String, at time: Date) -> User? {
+    func user(for key: Data, at time: Date) -> User? {
         lock.withLock {
             guard let entry = entries[key], entry.until > time else { return nil }
             return entry.user
         }
     }
 
-    func remember(_ user: User, for key: String, at time: Date) {
+    func remember(_ user: User, for key: Data, at time: Date) {
         lock.withLock {
             if entries.count > 10_000 { entries = entries.filter { $0.value.until > time } }
             entries[key] = (user, time.addingTimeInterval(60))

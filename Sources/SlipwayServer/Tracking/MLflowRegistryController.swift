@@ -260,8 +260,8 @@ struct MLflowRegistryController: Sendable {
             let id = String(rest.prefix { $0 != "/" })
             let (run, _) = try await tracking.run(id, context, requires: .viewer)
             let path = rest.dropFirst(id.count).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-            storage = run.info.artifactURI + (path.isEmpty ? "" : "/" + path)
-            runID = runID ?? run.info.runID
+            storage = run.artifactURI + (path.isEmpty ? "" : "/" + path)
+            runID = runID ?? run.runID
         } else if source.hasPrefix(MLflowTrackingController.artifactRoot) {
             let path = String(source.dropFirst(MLflowTrackingController.artifactRoot.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
             _ = try MLflowArtifactController.path(path.split(separator: "/").map(Substring.init))

@@ -165,7 +165,7 @@ struct MLflowTrackingController: Sendable {
     /// `mlflow.log-model.history` tag, a JSON list.
     @Sendable func logModel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(LogModelRequest.self, request, context)
-        let runID = try await activeRun(body.runId, context)
+        let runID = try await activeRun(body.runId, context).runID
         guard let json = body.modelJson, let model = try? JSONSerialization.jsonObject(with: Data(json.utf8)), model is [String: Any] else {
             throw MLflowError.invalid("model_json must be a JSON object describing the model")
         }
@@ -188,7 +188,14 @@ struct MLflowTrackingController: Sendable {
         let caller = try caller(context)
         let experimentID = body.experimentId ?? "0"
         if experimentID == "0" { try await ensureDefaultExperiment(caller: caller) }
-        let experiment = try await experiment(experimentID, context, requires: .developer)
+        let experiment: Experiment
+        do {
+            experiment = try await self.experiment(experimentID, context, requires: .developer)
+        } catch let error as MLflowError where error.code == "RESOURCE_DOES_NOT_EXIST" && experimentID == "0" {
+            throw MLflowError.notFound(
+                "No Experiment with id=0 exists for you: MLflow's Default experiment lives in the '\(Self.defaultNamespace)' namespace, which you are not a member of. Name an experiment (mlflow.set_experiment(\"namespace/project/name\")) or ask an administrator to add you to '\(Self.defaultNamespace)'."
+            )
+        }
         guard experiment.lifecycleStage == .active else {
             throw MLflowError.invalid("The experiment \(experiment.id) must be in the 'active' state to create runs in it.")
         }
@@ -205,18 +212,19 @@ struct MLflowTrackingController: Sendable {
             artifactURI: "\(experiment.artifactLocation)/\(runID)/artifacts", lifecycleStage: .active)
         try await store.tracking.createRun(info, tags: tags)
         guard let detail = try await store.tracking.run(id: runID) else { throw MLflowError.notFound("Run '\(runID)' not found") }
-        return try MLflowWire.response(["run": MLflowWire.Run(detail)])
+        return MLflowJSONWriter.response(MLflowJSONWriter.runJSON(detail))
     }
 
     @Sendable func getRun(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.RunID.self, request, context)
-        let (detail, _) = try await run(body.id, context, requires: .viewer)
-        return try MLflowWire.response(["run": MLflowWire.Run(detail)])
+        let (info, _) = try await run(body.id, context, requires: .viewer)
+        guard let detail = try await store.tracking.run(id: info.runID) else { throw MLflowError.notFound("Run with id=\(info.runID) not found") }
+        return MLflowJSONWriter.response(MLflowJSONWriter.runJSON(detail))
     }
 
     @Sendable func updateRun(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.UpdateRun.self, request, context)
-        let (detail, _) = try await run(body.runId ?? body.runUuid, context, requires: .developer)
+        let (info, _) = try await run(body.runId ?? body.runUuid, context, requires: .developer)
         let status = try body.status.map { text in
             guard let status = RunStatus(rawValue: text) else {
                 throw MLflowError.invalid(
@@ -225,35 +233,35 @@ struct MLflowTrackingController: Sendable {
             return status
         }
         if let name = body.runName { try Self.check(name, what: "run name", limit: 250) }
-        try await store.tracking.updateRun(id: detail.info.runID, status: status, endTime: body.endTime?.value, name: body.runName)
-        guard let updated = try await store.tracking.run(id: detail.info.runID) else { throw MLflowError.notFound("run vanished") }
-        return try MLflowWire.response(["run_info": MLflowWire.RunInfo(updated.info)])
+        try await store.tracking.updateRun(id: info.runID, status: status, endTime: body.endTime?.value, name: body.runName)
+        guard let updated = try await store.tracking.runInfo(id: info.runID) else { throw MLflowError.notFound("run vanished") }
+        return try MLflowWire.response(["run_info": MLflowWire.RunInfo(updated)])
     }
 
     @Sendable func deleteRun(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.RunID.self, request, context)
-        let (detail, _) = try await run(body.id, context, requires: .developer)
-        try await store.tracking.setRunLifecycle(id: detail.info.runID, .deleted)
+        let (info, _) = try await run(body.id, context, requires: .developer)
+        try await store.tracking.setRunLifecycle(id: info.runID, .deleted)
         return MLflowWire.empty
     }
 
     @Sendable func restoreRun(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.RunID.self, request, context)
-        let (detail, _) = try await run(body.id, context, requires: .developer)
-        try await store.tracking.setRunLifecycle(id: detail.info.runID, .active)
+        let (info, _) = try await run(body.id, context, requires: .developer)
+        try await store.tracking.setRunLifecycle(id: info.runID, .active)
         return MLflowWire.empty
     }
 
     @Sendable func logParameter(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.LogParam.self, request, context)
-        let runID = try await activeRun(body.runId ?? body.runUuid, context)
+        let runID = try await activeRun(body.runId ?? body.runUuid, context).runID
         try await log(runID, metrics: [], params: [try Self.keyValue(body.key, body.value, what: "param", valueLimit: 6000)], tags: [])
         return MLflowWire.empty
     }
 
     @Sendable func logMetric(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.LogMetric.self, request, context)
-        let runID = try await activeRun(body.runId ?? body.runUuid, context)
+        let runID = try await activeRun(body.runId ?? body.runUuid, context).runID
         guard let value = body.value else { throw MLflowError.invalid("Missing value for required parameter 'value'") }
         guard let timestamp = body.timestamp else { throw MLflowError.invalid("Missing value for required parameter 'timestamp'") }
         let key = try Self.key(body.key, what: "metric")
@@ -265,7 +273,8 @@ struct MLflowTrackingController: Sendable {
 
     @Sendable func logBatch(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.LogBatch.self, request, context)
-        let runID = try await activeRun(body.runId, context)
+        let run = try await activeRun(body.runId, context)
+        let runID = run.runID
         let metrics = body.metrics ?? []
         let params = body.params ?? []
         let tags = body.tags ?? []
@@ -278,10 +287,9 @@ struct MLflowTrackingController: Sendable {
                 key: try Self.key(metric.key, what: "metric"), value: metric.value.value, timestamp: timestamp.value, step: metric.step?.value ?? 0)
         }
         var modelMetrics: [(modelID: String, metric: LoggedModelMetric)] = []
-        let runExperiment = try await detailExperiment(runID)
         for (metric, point) in zip(metrics, points) {
             guard let modelID = metric.modelId, !modelID.isEmpty else { continue }
-            guard let model = try await store.loggedModels.model(id: modelID), model.experimentID == runExperiment else {
+            guard let model = try await store.loggedModels.model(id: modelID), model.experimentID == run.experimentID else {
                 throw MLflowError.notFound("Logged model with ID '\(modelID.prefix(80))' not found in the run's experiment")
             }
             modelMetrics.append(
@@ -299,26 +307,26 @@ struct MLflowTrackingController: Sendable {
 
     @Sendable func setTag(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.SetTag.self, request, context)
-        let (detail, _) = try await run(body.runId ?? body.runUuid, context, requires: .developer)
+        let (info, _) = try await run(body.runId ?? body.runUuid, context, requires: .developer)
         let tag = try Self.keyValue(body.key, body.value, what: "tag")
-        try await store.tracking.log(runID: detail.info.runID, metrics: [], params: [], tags: [tag])
-        if tag.key == "mlflow.runName" { try await store.tracking.updateRun(id: detail.info.runID, status: nil, endTime: nil, name: tag.value) }
+        try await store.tracking.log(runID: info.runID, metrics: [], params: [], tags: [tag])
+        if tag.key == "mlflow.runName" { try await store.tracking.updateRun(id: info.runID, status: nil, endTime: nil, name: tag.value) }
         return MLflowWire.empty
     }
 
     @Sendable func deleteTag(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.DeleteTag.self, request, context)
-        let (detail, _) = try await run(body.runId, context, requires: .developer)
+        let (info, _) = try await run(body.runId, context, requires: .developer)
         let key = try Self.key(body.key, what: "tag")
-        guard try await store.tracking.deleteTag(runID: detail.info.runID, key: key) else {
-            throw MLflowError.notFound("No tag with name: \(key) in run with id \(detail.info.runID)")
+        guard try await store.tracking.deleteTag(runID: info.runID, key: key) else {
+            throw MLflowError.notFound("No tag with name: \(key) in run with id \(info.runID)")
         }
         return MLflowWire.empty
     }
 
     @Sendable func logInputs(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await Self.decode(MLflowWire.LogInputs.self, request, context)
-        let runID = try await activeRun(body.runId, context)
+        let runID = try await activeRun(body.runId, context).runID
         let inputs = try (body.datasets ?? []).map { input in
             let dataset = input.dataset
             try Self.check(dataset.name, what: "dataset name", limit: 500)
@@ -327,7 +335,16 @@ struct MLflowTrackingController: Sendable {
                 name: dataset.name, digest: dataset.digest, sourceType: dataset.sourceType, source: dataset.source, schema: dataset.schema,
                 profile: dataset.profile, tags: try Self.keyValues(input.tags, what: "input tag"))
         }
-        try await store.tracking.logInputs(runID: runID, inputs)
+        // MLflow 3's model inputs: each must be a logged model the caller can see.
+        var models: [String] = []
+        for input in body.models ?? [] {
+            guard let id = input.modelId, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'model_id'") }
+            guard id.count <= 64, let model = try await store.loggedModels.model(id: id),
+                (try? await experiment(model.experimentID, context, requires: .viewer)) != nil
+            else { throw MLflowError.notFound("Logged model with ID '\(id.prefix(80))' not found") }
+            models.append(model.modelID)
+        }
+        try await store.tracking.logInputs(runID: runID, inputs, models: models)
         return MLflowWire.empty
     }
 
@@ -345,8 +362,13 @@ struct MLflowTrackingController: Sendable {
             }
             experimentIDs.append(experiment.id)
         }
-        var matching = try await store.tracking.runs(inExperiments: experimentIDs, lifecycle: stages)
-            .map { (detail: $0, fields: RunSearchFields($0)) }
+        // Filter and order over just the values they read, then load the returned page in full.
+        let keys = filter.keys.union(ordering.keys)
+        func names(_ kind: SearchKey.Kind) -> Set<String> { Set(keys.filter { $0.kind == kind }.map(\.name)) }
+        let selection = RunFieldSelection(
+            metrics: names(.metric), params: names(.param), tags: names(.tag), inputs: keys.contains { $0.kind == .dataset })
+        var matching = try await store.tracking.runs(inExperiments: experimentIDs, lifecycle: stages, selecting: selection)
+            .map { (runID: $0.info.runID, fields: RunSearchFields($0)) }
             .filter { filter.matches($0.fields) }
         matching = ordering.sorted(matching, by: \.fields)
         let page = try Self.page(
@@ -354,27 +376,27 @@ struct MLflowTrackingController: Sendable {
             query:
                 "runs|\(experimentIDs.joined(separator: ","))|\(body.filter ?? "")|\((body.orderBy ?? []).joined(separator: ","))|\(body.runViewType ?? "")"
         )
-        return try MLflowWire.response(RunPage(runs: page.items.map { MLflowWire.Run($0.detail) }, nextPageToken: page.next))
+        let ids = page.items.map(\.runID)
+        var details: [String: RunDetail] = [:]
+        for detail in try await store.tracking.runs(ids: ids) { details[detail.info.runID] = detail }
+        return MLflowJSONWriter.response(MLflowJSONWriter.runPageJSON(ids.compactMap { details[$0] }, nextPageToken: page.next))
     }
 
     @Sendable func metricHistory(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let runID = Self.queryValue(request, "run_id") ?? Self.queryValue(request, "run_uuid")
-        let (detail, _) = try await run(runID, context, requires: .viewer)
-        let key = try Self.key(Self.queryValue(request, "metric_key"), what: "metric")
+        let query = FormQuery(request)
+        let runID = query["run_id"] ?? query["run_uuid"]
+        let (info, _) = try await run(runID, context, requires: .viewer)
+        let key = try Self.key(query["metric_key"], what: "metric")
         let maxResults = try Self.maxResults(
-            Self.queryValue(request, "max_results").flatMap { Int64($0) }.map(WireInt.init), default: 25_000, limit: 25_000)
-        let history = try await store.tracking.metricHistory(runID: detail.info.runID, key: key)
+            query["max_results"].flatMap { Int64($0) }.map(WireInt.init), default: 25_000, limit: 25_000)
+        let history = try await store.tracking.metricHistory(runID: info.runID, key: key)
         let page = try Self.page(
-            history, token: Self.queryValue(request, "page_token"), maxResults: maxResults,
-            query: "history|\(detail.info.runID)|\(key)")
-        return try MLflowWire.response(MetricHistoryPage(metrics: page.items.map(MLflowWire.Metric.init), nextPageToken: page.next))
+            history, token: query["page_token"], maxResults: maxResults,
+            query: "history|\(info.runID)|\(key)")
+        return MLflowJSONWriter.response(MLflowJSONWriter.metricPageJSON(page.items, nextPageToken: page.next))
     }
 
     // MARK: - Access
-
-    private func detailExperiment(_ runID: String) async throws -> String? {
-        try await store.tracking.run(id: runID)?.info.experimentID
-    }
 
     func caller(_ context: AppRequestContext) throws -> Caller {
         guard let caller = context.caller else { throw MLflowError.unauthenticated("sign in first") }
@@ -398,25 +420,27 @@ struct MLflowTrackingController: Sendable {
         return experiment
     }
 
-    func run(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> (RunDetail, Experiment) {
+    /// The run (its own row, not what is logged to it) and its experiment, if the caller has `required` there.
+    /// Non-members learn nothing: 404.
+    func run(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> (RunInfo, Experiment) {
         guard let id, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'run_id'") }
-        guard id.count <= 64, let detail = try await store.tracking.run(id: id) else {
+        guard id.count <= 64, let info = try await store.tracking.runInfo(id: id) else {
             throw MLflowError.notFound("Run with id=\(id.prefix(64)) not found")
         }
         do {
-            return (detail, try await experiment(detail.info.experimentID, context, requires: required))
+            return (info, try await experiment(info.experimentID, context, requires: required))
         } catch let error as MLflowError where error.code == "RESOURCE_DOES_NOT_EXIST" {
             throw MLflowError.notFound("Run with id=\(id) not found")
         }
     }
 
     /// A run that may be written to: active, and the caller a developer.
-    func activeRun(_ id: String?, _ context: AppRequestContext) async throws -> String {
-        let (detail, _) = try await run(id, context, requires: .developer)
-        guard detail.info.lifecycleStage == .active else {
-            throw MLflowError.invalid("The run \(detail.info.runID) must be in the 'active' state. Current state is deleted.")
+    func activeRun(_ id: String?, _ context: AppRequestContext) async throws -> RunInfo {
+        let (info, _) = try await run(id, context, requires: .developer)
+        guard info.lifecycleStage == .active else {
+            throw MLflowError.invalid("The run \(info.runID) must be in the 'active' state. Current state is deleted.")
         }
-        return detail.info.runID
+        return info
     }
 
     private func log(_ runID: String, metrics: [MetricPoint], params: [KeyValue], tags: [KeyValue]) async throws {
@@ -455,12 +479,22 @@ struct MLflowTrackingController: Sendable {
         return project
     }
 
-    /// Creates the `default` namespace and project on first use; only an administrator may cause that.
+    /// Creates the `default` namespace and project on first use. Only an administrator may create the
+    /// namespace; once it exists, its developers (and higher) may have the default project made in it.
+    /// - Throws: PERMISSION_DENIED when there is no default namespace and the caller is not an administrator,
+    ///   or the caller's role there is below developer; RESOURCE_DOES_NOT_EXIST for a non-member.
     @discardableResult
     private func ensureDefaultProject(caller: Caller) async throws -> Project {
         let namespace: Namespace
         if let existing = try await store.namespaces.namespace(named: Self.defaultNamespace) {
             namespace = existing
+            guard let role = try await caller.role(in: existing.id, store: store) else {
+                throw MLflowError.notFound("namespace '\(Self.defaultNamespace)' does not exist")
+            }
+            guard role.includes(.developer) else {
+                throw MLflowError.denied(
+                    "your role in namespace '\(Self.defaultNamespace)' is \(role); creating experiments needs developer or higher")
+            }
         } else {
             guard caller.user.isAdmin else {
                 throw MLflowError.denied(
@@ -486,10 +520,17 @@ struct MLflowTrackingController: Sendable {
         }
     }
 
-    /// MLflow's Default experiment, id "0", which clients use when they name none.
+    /// MLflow's Default experiment, id "0", which clients use when they name none: made on first use by a
+    /// caller who may create experiments in the default project. For anyone else nothing is made, and the
+    /// lookup that follows answers as for any experiment they cannot see (RESOURCE_DOES_NOT_EXIST).
     private func ensureDefaultExperiment(caller: Caller) async throws {
         if try await store.tracking.experiment(id: "0") != nil { return }
-        let project = try await ensureDefaultProject(caller: caller)
+        let project: Project
+        do {
+            project = try await ensureDefaultProject(caller: caller)
+        } catch let error as MLflowError where error.code == "PERMISSION_DENIED" || error.code == "RESOURCE_DOES_NOT_EXIST" {
+            return
+        }
         do {
             _ = try await store.tracking.createExperiment(
                 id: 0, name: "Default", in: project, artifactRoot: Self.artifactRoot, tags: [], by: caller.auditActor)
@@ -518,10 +559,12 @@ struct MLflowTrackingController: Sendable {
         } else {
             let buffer = try await request.body.collect(upTo: context.maxBodyBytes)
             data = Data(buffer.readableBytesView)
-            if data.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { data = Data("{}".utf8) }
+            if !data.contains(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }) { data = Data("{}".utf8) }
         }
         do {
-            return try MLflowWire.decoder().decode(T.self, from: data)
+            // Types that spell their snake_case keys out skip the key conversion, which costs on large bodies.
+            let decoder = T.self is any MLflowWireKeyed.Type ? MLflowWire.keyedDecoder : MLflowWire.decoder()
+            return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw MLflowError.invalid("the request is not valid: \(Self.describe(error))")
         }
@@ -580,7 +623,7 @@ struct MLflowTrackingController: Sendable {
     static func key(_ key: String?, what: String) throws -> String {
         guard let key, !key.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'key' (the \(what)'s name)") }
         try check(key, what: "\(what) name", limit: 250)
-        guard !key.hasPrefix("/"), !key.split(separator: "/").contains(".."), key.allSatisfy({ $0 != "\0" }) else {
+        guard !key.hasPrefix("/"), !key.utf8.contains(UInt8(ascii: ".")) || !key.split(separator: "/").contains("..") else {
             throw MLflowError.invalid("Invalid \(what) name: '\(key.prefix(80))'. Names may not be absolute paths or contain '..'")
         }
         return key
@@ -598,8 +641,11 @@ struct MLflowTrackingController: Sendable {
     }
 
     static func check(_ text: String, what: String, limit: Int) throws {
-        guard text.count <= limit else { throw MLflowError.invalid("the \(what) is longer than \(limit) characters") }
-        guard !text.contains("\0") else { throw MLflowError.invalid("the \(what) contains a NUL character") }
+        // Counting bytes is cheap and bounds the characters; only a long text needs its characters counted.
+        guard text.utf8.count <= limit || text.count <= limit else {
+            throw MLflowError.invalid("the \(what) is longer than \(limit) characters")
+        }
+        guard !text.utf8.contains(0) else { throw MLflowError.invalid("the \(what) contains a NUL character") }
     }
 
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
@@ -619,16 +665,6 @@ struct MLflowTrackingController: Sendable {
 
 struct ExperimentPage: Encodable {
     var experiments: [MLflowWire.Experiment]
-    var nextPageToken: String?
-}
-
-struct RunPage: Encodable {
-    var runs: [MLflowWire.Run]
-    var nextPageToken: String?
-}
-
-struct MetricHistoryPage: Encodable {
-    var metrics: [MLflowWire.Metric]
     var nextPageToken: String?
 }
 

@@ -94,6 +94,10 @@ struct WireInt: Codable, Sendable {
     }
 }
 
+/// A wire type whose coding keys are spelled out in snake_case (no key conversion): decoded without the
+/// snake-case strategy, which is costly for large bodies such as a batch of 1,000 metrics.
+protocol MLflowWireKeyed {}
+
 enum MLflowWire {
     struct Tag: Codable, Sendable {
         var key: String
@@ -135,6 +139,13 @@ enum MLflowWire {
             value = WireDouble(point.value)
             timestamp = WireInt(point.timestamp)
             step = WireInt(point.step)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case key, value, timestamp, step
+            case modelId = "model_id"
+            case datasetName = "dataset_name"
+            case datasetDigest = "dataset_digest"
         }
     }
 
@@ -184,14 +195,31 @@ enum MLflowWire {
         var dataset: DatasetDescription
     }
 
+    /// A logged model a run used (MLflow 3's `ModelInput`).
+    struct ModelInput: Codable, Sendable {
+        var modelId: String
+    }
+
+    /// A logged model a run produced (MLflow 3's `ModelOutput`).
+    struct ModelOutput: Codable, Sendable {
+        var modelId: String
+        var step: Int64
+    }
+
     struct RunInputs: Codable, Sendable {
         var datasetInputs: [DatasetInput]
+        var modelInputs: [ModelInput]
+    }
+
+    struct RunOutputs: Codable, Sendable {
+        var modelOutputs: [ModelOutput]
     }
 
     struct Run: Codable, Sendable {
         var info: RunInfo
         var data: RunData
         var inputs: RunInputs
+        var outputs: RunOutputs
 
         init(_ detail: RunDetail) {
             info = RunInfo(detail.info)
@@ -205,7 +233,8 @@ enum MLflowWire {
                         dataset: DatasetDescription(
                             name: input.name, digest: input.digest, sourceType: input.sourceType, source: input.source, schema: input.schema,
                             profile: input.profile))
-                })
+                }, modelInputs: detail.modelInputs.map { ModelInput(modelId: $0) })
+            outputs = RunOutputs(modelOutputs: detail.modelOutputs.map { ModelOutput(modelId: $0.modelID, step: $0.step) })
         }
     }
 
@@ -278,11 +307,16 @@ enum MLflowWire {
         var step: WireInt?
     }
 
-    struct LogBatch: Codable, Sendable {
+    struct LogBatch: Codable, Sendable, MLflowWireKeyed {
         var runId: String?
         var metrics: [Metric]?
         var params: [Tag]?
         var tags: [Tag]?
+
+        enum CodingKeys: String, CodingKey {
+            case runId = "run_id"
+            case metrics, params, tags
+        }
     }
 
     struct SetTag: Codable, Sendable {
@@ -300,6 +334,13 @@ enum MLflowWire {
     struct LogInputs: Codable, Sendable {
         var runId: String?
         var datasets: [DatasetInput]?
+        /// MLflow 3: logged models the run used.
+        var models: [ModelInputRequest]?
+    }
+
+    /// A model input as the client sends it (`model_id` may be missing in a malformed request).
+    struct ModelInputRequest: Codable, Sendable {
+        var modelId: String?
     }
 
     struct SearchRuns: Codable, Sendable {
@@ -325,6 +366,9 @@ extension MLflowWire {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return decoder
     }
+
+    /// The decoder of ``MLflowWireKeyed`` types: keys as they are.
+    static let keyedDecoder = JSONDecoder()
 
     /// A 200 response with `value` as MLflow JSON.
     static func response(_ value: some Encodable) throws -> Response {

@@ -224,7 +224,10 @@ struct TrackingCatalog: Sendable {
     static func artifactPath(_ path: String) throws -> String {
         let trimmed = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if trimmed.isEmpty { return "" }
-        guard trimmed.count <= 4000,
+        guard trimmed.utf8.count <= ArtifactFile.maximumPathBytes else {
+            throw APIError.badRequest("invalid_path", "an artifact path is at most \(ArtifactFile.maximumPathBytes) bytes (UTF-8)")
+        }
+        guard
             trimmed.split(separator: "/", omittingEmptySubsequences: false).allSatisfy({
                 !$0.isEmpty && $0 != "." && $0 != ".." && !$0.contains("\0") && !$0.contains("\\")
             })

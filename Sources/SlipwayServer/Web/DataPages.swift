@@ -75,7 +75,11 @@ struct DataPages: Sendable {
             selected?.runs = lineage.runs.map {
                 .init(id: $0.runId, name: $0.runName, experiment: $0.experimentName, status: $0.status, context: $0.context ?? "")
             }
-            selected?.models = lineage.modelVersions.map { .init(name: $0.name, version: $0.version, stage: $0.stage) }
+            selected?.models = lineage.modelVersions.map {
+                .init(
+                    name: $0.name, version: $0.version, stage: $0.stage,
+                    href: "/models/\(TrackingPages.segment($0.name))/versions/\($0.version)")
+            }
             selected?.hasLineage = !lineage.runs.isEmpty
             selected?.hasModels = !lineage.modelVersions.isEmpty
         } else if request.uri.queryParameters["version"] != nil {
@@ -251,6 +255,8 @@ struct DatasetPage: Sendable {
         var name: String
         var version: Int
         var stage: String
+        /// The registry page of the version.
+        var href: String
     }
     struct VersionView: Sendable {
         var number: Int

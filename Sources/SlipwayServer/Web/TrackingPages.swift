@@ -147,7 +147,7 @@ struct TrackingPages: Sendable {
         let systemTags = detail.tags.filter { $0.key.hasPrefix("mlflow.") }.sorted { $0.key < $1.key }
         let code = [
             ("Source", view.code.sourceName), ("Git commit", view.code.gitCommit), ("Repository", view.code.gitRepository),
-            ("Code snapshot", view.code.snapshotDigest), ("Job", view.job),
+            ("Code snapshot", view.code.snapshotDigest),
         ].compactMap { label, value in value.map { RunDetailPage.Pair(key: label, value: $0) } }
         let page = RunDetailPage(
             layout: .make(context.caller, section: "/experiments"), run: view.run, experiment: view.experiment,
@@ -159,7 +159,8 @@ struct TrackingPages: Sendable {
             inputs: view.inputs.map { input in
                 RunDetailPage.Input(input)
             },
-            code: code, parent: view.run.parentRunId.map { [$0] } ?? [], children: view.childRunIds,
+            code: code, job: view.job.map { [RunDetailPage.Link(name: $0, href: "/jobs/\(Self.segment($0))")] } ?? [],
+            parent: view.run.parentRunId.map { [$0] } ?? [], children: view.childRunIds,
             loggedModels: view.loggedModels, modelVersions: view.modelVersions.map { .init($0) },
             crumbs: crumbs, entries: entries, preview: preview)
         return pages.render("run", page)
@@ -395,6 +396,10 @@ struct RunDetailPage: Sendable {
         var key: String
         var value: String
     }
+    struct Link: Sendable {
+        var name: String
+        var href: String
+    }
     struct Metric: Sendable {
         var key: String
         var value: String
@@ -463,6 +468,8 @@ struct RunDetailPage: Sendable {
     var systemTags: [Pair]
     var inputs: [Input]
     var code: [Pair]
+    /// The job that ran it (its page), for a run made by a training job.
+    var job: [Link]
     var parent: [String]
     var children: [String]
     var loggedModels: [LoggedModelRef]

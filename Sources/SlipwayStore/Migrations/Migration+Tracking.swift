@@ -168,6 +168,21 @@ extension Migration {
 }
 
 extension Migration {
+    /// MLflow 3's model inputs of runs: the logged models a run used (`log_inputs(models=…)`).
+    static let runModelInputs = Migration(
+        version: 11, name: "run model inputs",
+        statements: [
+            """
+            CREATE TABLE run_model_inputs (
+                run_id TEXT NOT NULL REFERENCES runs(run_id),
+                model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+                PRIMARY KEY (run_id, model_id)
+            )
+            """
+        ])
+}
+
+extension Migration {
     /// The model registry: registered models in projects, their versions, tags and aliases.
     static let registry = Migration(
         version: 6, name: "model registry",

@@ -6,6 +6,11 @@ public struct ArtifactFile: Sendable, Hashable {
     public var path: String
     public var digest: String
     public var size: Int64
+
+    /// The longest path stored, in UTF-8 bytes. A path is a key of two indexes (`artifacts` and, as the owner,
+    /// `blob_references`); PostgreSQL's B-tree entries hold at most about 2,700 bytes, so longer paths could
+    /// not be indexed. Callers refuse longer paths with a clear error before anything is written.
+    public static let maximumPathBytes = 2048
 }
 
 /// Artifacts of runs and logged models, addressed by path under the artifact root
@@ -31,12 +36,20 @@ public struct SQLArtifactRepository: ArtifactRepository {
 
     public func put(path: String, experimentID: String, digest: String, size: Int64) async throws {
         guard let experiment = Int64(experimentID) else { throw StoreError.notFound("experiment", experimentID) }
+        guard path.utf8.count <= ArtifactFile.maximumPathBytes else {
+            throw StoreError.conflict(code: "path_too_long", "an artifact path is at most \(ArtifactFile.maximumPathBytes) bytes")
+        }
         let now = Date()
         try await database.write { db in
-            try await db.delete(from: "artifacts").where("path", .equal, path).run()
-            try await db.delete(from: "blob_references").where("owner_type", .equal, "artifact").where("owner_id", .equal, path).run()
+            // The upsert comes first: on PostgreSQL it holds the path's row, so concurrent uploads to one path take
+            // turns and the blob reference left is the one of the file that stays.
             try await db.insert(into: "artifacts").columns("path", "experiment_id", "digest", "size", "updated_at")
-                .values(SQLBind(path), SQLBind(experiment), SQLBind(digest), SQLBind(size), SQLBind(Int64(now.timeIntervalSince1970 * 1000))).run()
+                .values(SQLBind(path), SQLBind(experiment), SQLBind(digest), SQLBind(size), SQLBind(Int64(now.timeIntervalSince1970 * 1000)))
+                .onConflict(with: ["path"]) { update in
+                    update.set(excludedValueOf: "experiment_id").set(excludedValueOf: "digest").set(excludedValueOf: "size")
+                        .set(excludedValueOf: "updated_at")
+                }.run()
+            try await db.delete(from: "blob_references").where("owner_type", .equal, "artifact").where("owner_id", .equal, path).run()
             try await SQLDatasetRepository.insertReferences(db, ownerType: "artifact", ownerID: path, digests: [digest], at: now)
         }
     }

@@ -83,7 +83,7 @@ public struct SQLLoggedModelRepository: LoggedModelRepository {
             for row in try await db.select().column("*").from("logged_model_metrics").where("model_id", .in, ids)
                 .orderBy("key").orderBy("step").orderBy("timestamp").all()
             {
-                let point = try row.decode(model: MetricRow.self).point
+                let point = try MetricRow.point(of: row)
                 metrics[try row.decode(column: "model_id", as: String.self), default: []].append(
                     LoggedModelMetric(
                         point: point, runID: try row.decode(column: "run_id", as: String.self),
@@ -118,11 +118,12 @@ public struct SQLLoggedModelRepository: LoggedModelRepository {
     public func setTags(id: String, _ tags: [KeyValue]) async throws {
         try await database.write { db in
             try await touch(db, id)
-            for tag in tags {
-                try await db.delete(from: "logged_model_tags").where("model_id", .equal, id).where("key", .equal, tag.key).run()
-                try await db.insert(into: "logged_model_tags").columns("model_id", "key", "value")
-                    .values(SQLBind(id), SQLBind(tag.key), SQLBind(tag.value)).run()
-            }
+            var latest: [String: String] = [:]
+            for tag in tags { latest[tag.key] = tag.value }
+            guard !latest.isEmpty else { return }
+            var insert = db.insert(into: "logged_model_tags").columns("model_id", "key", "value")
+            for (key, value) in latest.sorted(by: { $0.key < $1.key }) { insert = insert.values(SQLBind(id), SQLBind(key), SQLBind(value)) }
+            try await insert.onConflict(with: ["model_id", "key"]) { $0.set(excludedValueOf: "value") }.run()
         }
     }
 
@@ -141,18 +142,17 @@ public struct SQLLoggedModelRepository: LoggedModelRepository {
     public func logParams(id: String, _ params: [KeyValue]) async throws {
         try await database.write { db in
             try await touch(db, id)
+            // New keys are added, known ones skipped (whoever wrote them), then what is stored is compared.
             for param in params {
-                if let old = try await db.select().column("value").from("logged_model_params").where("model_id", .equal, id)
-                    .where("key", .equal, param.key).first(decodingColumn: "value", as: String.self)
-                {
-                    guard old == param.value else {
-                        throw StoreError.conflict(
-                            code: "param_changed", "param '\(param.key)' of model \(id) is '\(old)' and cannot change to '\(param.value)'")
-                    }
-                    continue
-                }
                 try await db.insert(into: "logged_model_params").columns("model_id", "key", "value")
-                    .values(SQLBind(id), SQLBind(param.key), SQLBind(param.value)).run()
+                    .values(SQLBind(id), SQLBind(param.key), SQLBind(param.value))
+                    .ignoringConflicts(with: ["model_id", "key"]).run()
+                if let old = try await db.select().column("value").from("logged_model_params").where("model_id", .equal, id)
+                    .where("key", .equal, param.key).first(decodingColumn: "value", as: String.self), old != param.value
+                {
+                    throw StoreError.conflict(
+                        code: "param_changed", "param '\(param.key)' of model \(id) is '\(old)' and cannot change to '\(param.value)'")
+                }
             }
         }
     }

@@ -45,20 +45,25 @@ public struct SQLRegistryRepository: RegistryRepository {
 
     public func createModel(name: String, in project: Project, description: String, tags: [KeyValue], by actor: AuditActor) async throws {
         let now = Self.now()
-        try await database.write { db in
-            if try await db.select().column("name").from("registered_models").where("name", .equal, name).first() != nil {
-                throw StoreError.alreadyExists("registered model", name)
+        do {
+            try await database.write { db in
+                if try await db.select().column("name").from("registered_models").where("name", .equal, name).first() != nil {
+                    throw StoreError.alreadyExists("registered model", name)
+                }
+                try await db.insert(into: "registered_models")
+                    .columns("name", "namespace_id", "project_id", "description", "creation_time", "last_updated_time")
+                    .values(
+                        SQLBind(name), SQLBind(project.namespaceID.uuidString), SQLBind(project.id.uuidString), SQLBind(description),
+                        SQLBind(now), SQLBind(now)
+                    ).run()
+                for tag in tags {
+                    try await Self.replace(db, table: "registered_model_tags", keys: ["name": name], tag)
+                }
+                try await db.recordAudit(actor, "model.create", targetType: "registered_model", target: name, namespaceID: project.namespaceID)
             }
-            try await db.insert(into: "registered_models")
-                .columns("name", "namespace_id", "project_id", "description", "creation_time", "last_updated_time")
-                .values(
-                    SQLBind(name), SQLBind(project.namespaceID.uuidString), SQLBind(project.id.uuidString), SQLBind(description), SQLBind(now),
-                    SQLBind(now)
-                ).run()
-            for tag in tags {
-                try await Self.replace(db, table: "registered_model_tags", keys: ["name": name], tag)
-            }
-            try await db.recordAudit(actor, "model.create", targetType: "registered_model", target: name, namespaceID: project.namespaceID)
+        } catch  where isUniqueViolation(error) {
+            // A concurrent create of the same name won; on PostgreSQL the violation aborted this transaction.
+            throw StoreError.alreadyExists("registered model", name)
         }
     }
 
@@ -105,6 +110,14 @@ public struct SQLRegistryRepository: RegistryRepository {
     }
 
     public func renameModel(_ name: String, to newName: String, by actor: AuditActor) async throws {
+        do {
+            try await rename(name, to: newName, by: actor)
+        } catch  where isUniqueViolation(error) {
+            throw StoreError.alreadyExists("registered model", newName)
+        }
+    }
+
+    private func rename(_ name: String, to newName: String, by actor: AuditActor) async throws {
         try await database.write { db in
             guard let model = try await Self.models(db, SQLQueryString("name = \(bind: name)")).first else {
                 throw StoreError.notFound("registered model", name)
@@ -171,9 +184,9 @@ public struct SQLRegistryRepository: RegistryRepository {
         try await database.write { db in
             try await Self.touchModel(db, name)
             guard try await Self.versionRow(db, name, version) != nil else { throw StoreError.notFound("model version", "\(name)/\(version)") }
-            try await db.delete(from: "registered_model_aliases").where("name", .equal, name).where("alias", .equal, alias).run()
             try await db.insert(into: "registered_model_aliases").columns("name", "alias", "version")
-                .values(SQLBind(name), SQLBind(alias), SQLBind(Int64(version))).run()
+                .values(SQLBind(name), SQLBind(alias), SQLBind(Int64(version)))
+                .onConflict(with: ["name", "alias"]) { $0.set(excludedValueOf: "version") }.run()
         }
     }
 
@@ -191,6 +204,10 @@ public struct SQLRegistryRepository: RegistryRepository {
 
     public func createVersion(_ version: ModelVersion, by actor: AuditActor) async throws -> ModelVersion {
         try await database.write { db in
+            // Touching the model first takes its row lock on PostgreSQL, so concurrent creates of a version of
+            // the same model take turns and each sees the number the one before it used (SQLite has one writer).
+            try await db.update("registered_models").set("last_updated_time", to: version.creationTime).where("name", .equal, version.name)
+                .run()
             guard let model = try await Self.models(db, SQLQueryString("name = \(bind: version.name)")).first else {
                 throw StoreError.notFound("registered model", version.name)
             }
@@ -344,13 +361,12 @@ public struct SQLRegistryRepository: RegistryRepository {
             .first()
     }
 
+    /// Sets a tag with one upsert on the table's key (`keys` and `key`): race-safe on both backends.
     static func replace(_ db: any SQLDatabase, table: String, keys: [String: any Encodable & Sendable], _ tag: KeyValue) async throws {
-        var delete = db.delete(from: table).where("key", .equal, tag.key)
-        for (column, value) in keys { delete = delete.where(SQLColumn(column), .equal, SQLBind(value)) }
-        try await delete.run()
         let columns = keys.keys.sorted()
         try await db.insert(into: table).columns(columns + ["key", "value"])
-            .values(columns.map { SQLBind(keys[$0]!) } + [SQLBind(tag.key), SQLBind(tag.value)]).run()
+            .values(columns.map { SQLBind(keys[$0]!) } + [SQLBind(tag.key), SQLBind(tag.value)])
+            .onConflict(with: columns + ["key"]) { $0.set(excludedValueOf: "value") }.run()
     }
 }
 

@@ -19,20 +19,56 @@ public protocol TrackingRepository: Sendable {
     func deleteExperimentTag(id: String, key: String) async throws -> Bool
 
     func createRun(_ info: RunInfo, tags: [KeyValue]) async throws
+    /// The run with everything logged to it.
     func run(id: String) async throws -> RunDetail?
+    /// The run's own row without what is logged to it: the cheap lookup behind access checks and writes.
+    func runInfo(id: String) async throws -> RunInfo?
+    /// The runs with everything logged to them, in no particular order; unknown ids are left out.
+    func runs(ids: [String]) async throws -> [RunDetail]
     func updateRun(id: String, status: RunStatus?, endTime: Int64?, name: String?) async throws
     func setRunLifecycle(id: String, _ stage: LifecycleStage) async throws
     /// Logs metrics (repeated points are kept once), params (a different value for a logged key is refused) and tags.
     /// - Throws: ``StoreError`` `param_changed` naming the param.
     func log(runID: String, metrics: [MetricPoint], params: [KeyValue], tags: [KeyValue]) async throws
     func deleteTag(runID: String, key: String) async throws -> Bool
-    func logInputs(runID: String, _ inputs: [RunDatasetInput]) async throws
+    /// Records dataset inputs (the same dataset again replaces what is recorded of it) and MLflow 3 logged
+    /// models the run used (each kept once).
+    func logInputs(runID: String, _ inputs: [RunDatasetInput], models: [String]) async throws
     /// The metric's history in step, then timestamp order.
     func metricHistory(runID: String, key: String) async throws -> [MetricPoint]
     /// Runs with a dataset input of `sourceType` and `source`, each with that input.
     func runs(usingSource source: String, sourceType: String) async throws -> [(run: RunInfo, input: RunDatasetInput)]
     /// The runs of the experiments, with their latest metrics, params, tags and inputs.
     func runs(inExperiments ids: [String], lifecycle: [LifecycleStage]) async throws -> [RunDetail]
+    /// The runs of the experiments with only the metrics, params, tags and inputs `selection` names: what a
+    /// search needs to filter and order them, before it loads the page it returns in full.
+    func runs(inExperiments ids: [String], lifecycle: [LifecycleStage], selecting selection: RunFieldSelection) async throws -> [RunDetail]
+}
+
+extension TrackingRepository {
+    /// Records dataset inputs.
+    public func logInputs(runID: String, _ inputs: [RunDatasetInput]) async throws {
+        try await logInputs(runID: runID, inputs, models: [])
+    }
+}
+
+/// Which of a run's logged values to read: some metric, param and tag keys (`nil`: all of them) and
+/// whether to read its dataset inputs.
+public struct RunFieldSelection: Sendable, Hashable {
+    public var metrics: Set<String>?
+    public var params: Set<String>?
+    public var tags: Set<String>?
+    public var inputs: Bool
+
+    public init(metrics: Set<String>?, params: Set<String>?, tags: Set<String>?, inputs: Bool) {
+        self.metrics = metrics
+        self.params = params
+        self.tags = tags
+        self.inputs = inputs
+    }
+
+    /// Everything logged to a run.
+    public static let all = RunFieldSelection(metrics: nil, params: nil, tags: nil, inputs: true)
 }
 
 /// Tracking data in the SQL database.
@@ -49,30 +85,41 @@ public struct SQLTrackingRepository: TrackingRepository {
         id: Int64?, name: String, in project: Project, artifactRoot: String, tags: [KeyValue], by actor: AuditActor
     ) async throws -> Experiment {
         let now = Self.millis()
-        let newID: Int64 = try await database.write { db in
-            if try await db.select().column("id").from("experiments").where("name", .equal, name).first() != nil {
-                throw StoreError.alreadyExists("experiment", name)
+        var latestTags: [String: String] = [:]
+        for tag in tags { latestTags[tag.key] = tag.value }
+        let uniqueTags = latestTags.sorted { $0.key < $1.key }
+        // The name is checked first for a plain answer; a concurrent create of the same name (or id) loses at
+        // the unique index instead, which on PostgreSQL aborts the transaction: mapped to already_exists below.
+        let newID: Int64
+        do {
+            newID = try await database.write { db in
+                if try await db.select().column("id").from("experiments").where("name", .equal, name).first() != nil {
+                    throw StoreError.alreadyExists("experiment", name)
+                }
+                var columns = ["namespace_id", "project_id", "name", "artifact_location", "lifecycle_stage", "creation_time", "last_update_time"]
+                var values: [any SQLExpression] = [
+                    SQLBind(project.namespaceID.uuidString), SQLBind(project.id.uuidString), SQLBind(name), SQLBind(""),
+                    SQLBind(LifecycleStage.active.rawValue), SQLBind(now), SQLBind(now),
+                ]
+                if let id {
+                    columns.append("id")
+                    values.append(SQLBind(id))
+                }
+                let row = try await db.insert(into: "experiments").columns(columns).values(values).returning("id").first()
+                guard let newID = try row?.decode(column: "id", as: Int64.self) else { throw StoreError.notFound("experiment", name) }
+                try await db.update("experiments").set("artifact_location", to: "\(artifactRoot)/\(newID)").where("id", .equal, newID).run()
+                if !uniqueTags.isEmpty {
+                    var insert = db.insert(into: "experiment_tags").columns("experiment_id", "key", "value")
+                    for (key, value) in uniqueTags { insert = insert.values(SQLBind(newID), SQLBind(key), SQLBind(value)) }
+                    try await insert.run()
+                }
+                try await db.recordAudit(
+                    actor, "experiment.create", targetType: "experiment", target: name, namespaceID: project.namespaceID,
+                    details: ["id": String(newID)])
+                return newID
             }
-            var columns = ["namespace_id", "project_id", "name", "artifact_location", "lifecycle_stage", "creation_time", "last_update_time"]
-            var values: [any SQLExpression] = [
-                SQLBind(project.namespaceID.uuidString), SQLBind(project.id.uuidString), SQLBind(name), SQLBind(""),
-                SQLBind(LifecycleStage.active.rawValue), SQLBind(now), SQLBind(now),
-            ]
-            if let id {
-                columns.append("id")
-                values.append(SQLBind(id))
-            }
-            let row = try await db.insert(into: "experiments").columns(columns).values(values).returning("id").first()
-            guard let newID = try row?.decode(column: "id", as: Int64.self) else { throw StoreError.notFound("experiment", name) }
-            try await db.update("experiments").set("artifact_location", to: "\(artifactRoot)/\(newID)").where("id", .equal, newID).run()
-            for tag in tags {
-                try await db.insert(into: "experiment_tags").columns("experiment_id", "key", "value")
-                    .values(SQLBind(newID), SQLBind(tag.key), SQLBind(tag.value)).run()
-            }
-            try await db.recordAudit(
-                actor, "experiment.create", targetType: "experiment", target: name, namespaceID: project.namespaceID,
-                details: ["id": String(newID)])
-            return newID
+        } catch  where isUniqueViolation(error) {
+            throw StoreError.alreadyExists("experiment", name)
         }
         guard let experiment = try await experiment(id: String(newID)) else { throw StoreError.notFound("experiment", name) }
         return experiment
@@ -117,6 +164,16 @@ public struct SQLTrackingRepository: TrackingRepository {
 
     public func updateExperiment(id: String, name: String?, lifecycleStage: LifecycleStage?, by actor: AuditActor) async throws {
         guard let number = Int64(id) else { throw StoreError.notFound("experiment", id) }
+        do {
+            try await Self.update(database, number: number, id: id, name: name, lifecycleStage: lifecycleStage, by: actor)
+        } catch  where isUniqueViolation(error) {
+            throw StoreError.alreadyExists("experiment", name ?? id)
+        }
+    }
+
+    static func update(
+        _ database: Database, number: Int64, id: String, name: String?, lifecycleStage: LifecycleStage?, by actor: AuditActor
+    ) async throws {
         try await database.write { db in
             guard let existing = try await Self.experiments(db, where: SQLQueryString("e.id = \(bind: number)")).first else {
                 throw StoreError.notFound("experiment", id)
@@ -140,9 +197,9 @@ public struct SQLTrackingRepository: TrackingRepository {
     public func setExperimentTag(id: String, _ tag: KeyValue) async throws {
         guard let number = Int64(id) else { throw StoreError.notFound("experiment", id) }
         try await database.write { db in
-            try await db.delete(from: "experiment_tags").where("experiment_id", .equal, number).where("key", .equal, tag.key).run()
             try await db.insert(into: "experiment_tags").columns("experiment_id", "key", "value")
-                .values(SQLBind(number), SQLBind(tag.key), SQLBind(tag.value)).run()
+                .values(SQLBind(number), SQLBind(tag.key), SQLBind(tag.value))
+                .onConflict(with: ["experiment_id", "key"]) { $0.set(excludedValueOf: "value") }.run()
         }
     }
 
@@ -174,6 +231,24 @@ public struct SQLTrackingRepository: TrackingRepository {
     public func run(id: String) async throws -> RunDetail? {
         try await database.read { db in
             try await Self.details(db, SQLQueryString("run_id = \(bind: id)")).first
+        }
+    }
+
+    public func runInfo(id: String) async throws -> RunInfo? {
+        try await database.read { db in
+            try await db.select().column("*").from("runs").where("run_id", .equal, id)
+                .first().map { try RunRow.info(of: $0) }
+        }
+    }
+
+    public func runs(ids: [String]) async throws -> [RunDetail] {
+        guard !ids.isEmpty else { return [] }
+        return try await database.read { db in
+            var found: [RunDetail] = []
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                found += try await Self.details(db, SQLQueryString("run_id IN \(SQLBind.group(Array(ids[start..<min(start + 500, ids.count)])))"))
+            }
+            return found
         }
     }
 
@@ -211,43 +286,56 @@ public struct SQLTrackingRepository: TrackingRepository {
     }
 
     public func log(runID: String, metrics: [MetricPoint], params: [KeyValue], tags: [KeyValue]) async throws {
-        try await database.write { db in
-            if !params.isEmpty {
-                var seen: [String: String] = [:]
-                for param in params {
-                    if let earlier = seen[param.key], earlier != param.value {
-                        throw StoreError.conflict(
-                            code: "param_changed", "param '\(param.key)' is given twice with different values ('\(earlier)' and '\(param.value)')")
-                    }
-                    seen[param.key] = param.value
-                }
-                let existing = try await db.select().columns("key", "value").from("run_params").where("run_id", .equal, runID)
-                    .where("key", .in, Array(seen.keys)).all()
-                var logged: [String: String] = [:]
-                for row in existing { logged[try row.decode(column: "key", as: String.self)] = try row.decode(column: "value", as: String.self) }
-                for (key, value) in seen.sorted(by: { $0.key < $1.key }) {
-                    if let old = logged[key] {
-                        guard old == value else {
-                            throw StoreError.conflict(
-                                code: "param_changed",
-                                "param '\(key)' of run \(runID) was logged as '\(old)' and cannot change to '\(value)'; params are immutable")
-                        }
-                        continue
-                    }
-                    try await db.insert(into: "run_params").columns("run_id", "key", "value").values(SQLBind(runID), SQLBind(key), SQLBind(value))
-                        .run()
-                }
+        var seen: [String: String] = [:]
+        for param in params {
+            if let earlier = seen[param.key], earlier != param.value {
+                throw StoreError.conflict(
+                    code: "param_changed", "param '\(param.key)' is given twice with different values ('\(earlier)' and '\(param.value)')")
             }
+            seen[param.key] = param.value
+        }
+        let newParams = seen
+        try await database.write { db in
+            if !newParams.isEmpty { try await Self.insertParams(db, runID: runID, newParams) }
             try await Self.upsertTags(db, runID: runID, tags)
             if !metrics.isEmpty { try await Self.insertMetrics(db, runID: runID, metrics) }
         }
     }
 
+    /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound values.
+    static let rowsPerStatement = 1000
+
+    /// Adds params that are new and refuses a different value for one that is logged (params are immutable).
+    /// Race-safe: the insert skips keys already there, whoever wrote them, and what is then stored is compared.
+    static func insertParams(_ db: any SQLDatabase, runID: String, _ params: [String: String]) async throws {
+        let sorted = params.sorted { $0.key < $1.key }
+        for start in stride(from: 0, to: sorted.count, by: rowsPerStatement) {
+            var insert = db.insert(into: "run_params").columns("run_id", "key", "value")
+            for (key, value) in sorted[start..<min(start + rowsPerStatement, sorted.count)] {
+                insert = insert.values(SQLBind(runID), SQLBind(key), SQLBind(value))
+            }
+            try await insert.ignoringConflicts(with: ["run_id", "key"]).run()
+        }
+        let keys = sorted.map(\.key)
+        for start in stride(from: 0, to: keys.count, by: 500) {
+            for row in try await db.select().columns("key", "value").from("run_params").where("run_id", .equal, runID)
+                .where("key", .in, Array(keys[start..<min(start + 500, keys.count)])).all()
+            {
+                let key = try row.decode(column: "key", as: String.self)
+                let old = try row.decode(column: "value", as: String.self)
+                if let value = params[key], value != old {
+                    throw StoreError.conflict(
+                        code: "param_changed",
+                        "param '\(key)' of run \(runID) was logged as '\(old)' and cannot change to '\(value)'; params are immutable")
+                }
+            }
+        }
+    }
+
     static func insertMetrics(_ db: any SQLDatabase, runID: String, _ metrics: [MetricPoint]) async throws {
-        for start in stride(from: 0, to: metrics.count, by: 150) {
-            let batch = metrics[start..<min(start + 150, metrics.count)]
+        for start in stride(from: 0, to: metrics.count, by: rowsPerStatement) {
             var insert = db.insert(into: "run_metrics").columns("run_id", "key", "step", "timestamp", "value", "is_nan")
-            for point in batch {
+            for point in metrics[start..<min(start + rowsPerStatement, metrics.count)] {
                 insert = insert.values(
                     SQLBind(runID), SQLBind(point.key), SQLBind(point.step), SQLBind(point.timestamp),
                     SQLBind(point.value.isNaN ? 0 : point.value), SQLBind(Int64(point.value.isNaN ? 1 : 0)))
@@ -260,29 +348,26 @@ public struct SQLTrackingRepository: TrackingRepository {
             if let current = latest[point.key], !Self.isLater(point, than: current) { continue }
             latest[point.key] = point
         }
-        let keys = Array(latest.keys)
-        var stored: [String: MetricPoint] = [:]
-        for start in stride(from: 0, to: keys.count, by: 500) {
-            for row in try await db.select().columns("key", "step", "timestamp", "value", "is_nan").from("run_latest_metrics")
-                .where("run_id", .equal, runID).where("key", .in, Array(keys[start..<min(start + 500, keys.count)])).all(
-                    decoding: MetricRow.self)
-            {
-                stored[row.key] = row.point
+        let points = latest.values.sorted { $0.key < $1.key }
+        // One upsert per chunk: a new key is inserted, a known one replaced only by a later point — the same
+        // rule as `isLater`, evaluated by the database against what is stored, so concurrent writers agree.
+        let later = SQLRaw(
+            """
+            (EXCLUDED.step > run_latest_metrics.step OR (EXCLUDED.step = run_latest_metrics.step AND \
+            (EXCLUDED.timestamp > run_latest_metrics.timestamp OR (EXCLUDED.timestamp = run_latest_metrics.timestamp AND \
+            EXCLUDED.is_nan = 0 AND (run_latest_metrics.is_nan <> 0 OR EXCLUDED.value > run_latest_metrics.value)))))
+            """)
+        for start in stride(from: 0, to: points.count, by: rowsPerStatement) {
+            var insert = db.insert(into: "run_latest_metrics").columns("run_id", "key", "step", "timestamp", "value", "is_nan")
+            for point in points[start..<min(start + rowsPerStatement, points.count)] {
+                insert = insert.values(
+                    SQLBind(runID), SQLBind(point.key), SQLBind(point.step), SQLBind(point.timestamp),
+                    SQLBind(point.value.isNaN ? 0 : point.value), SQLBind(Int64(point.value.isNaN ? 1 : 0)))
             }
-        }
-        for (key, point) in latest.sorted(by: { $0.key < $1.key }) {
-            if let current = stored[key] {
-                guard Self.isLater(point, than: current) else { continue }
-                try await db.update("run_latest_metrics").set("step", to: point.step).set("timestamp", to: point.timestamp)
-                    .set("value", to: point.value.isNaN ? 0 : point.value).set("is_nan", to: Int64(point.value.isNaN ? 1 : 0))
-                    .where("run_id", .equal, runID).where("key", .equal, key).run()
-            } else {
-                try await db.insert(into: "run_latest_metrics").columns("run_id", "key", "step", "timestamp", "value", "is_nan")
-                    .values(
-                        SQLBind(runID), SQLBind(key), SQLBind(point.step), SQLBind(point.timestamp), SQLBind(point.value.isNaN ? 0 : point.value),
-                        SQLBind(Int64(point.value.isNaN ? 1 : 0))
-                    ).run()
-            }
+            try await insert.onConflict(with: ["run_id", "key"]) { update in
+                update.set(excludedValueOf: "step").set(excludedValueOf: "timestamp").set(excludedValueOf: "value")
+                    .set(excludedValueOf: "is_nan").where(later)
+            }.run()
         }
     }
 
@@ -293,12 +378,18 @@ public struct SQLTrackingRepository: TrackingRepository {
         return b.value.isNaN || a.value > b.value
     }
 
+    /// Sets the tags (the last value given for a key wins) with one multi-row upsert: race-safe on both backends.
     static func upsertTags(_ db: any SQLDatabase, runID: String, _ tags: [KeyValue]) async throws {
         var latest: [String: String] = [:]
         for tag in tags { latest[tag.key] = tag.value }
-        for (key, value) in latest.sorted(by: { $0.key < $1.key }) {
-            try await db.delete(from: "run_tags").where("run_id", .equal, runID).where("key", .equal, key).run()
-            try await db.insert(into: "run_tags").columns("run_id", "key", "value").values(SQLBind(runID), SQLBind(key), SQLBind(value)).run()
+        guard !latest.isEmpty else { return }
+        let sorted = latest.sorted { $0.key < $1.key }
+        for start in stride(from: 0, to: sorted.count, by: rowsPerStatement) {
+            var insert = db.insert(into: "run_tags").columns("run_id", "key", "value")
+            for (key, value) in sorted[start..<min(start + rowsPerStatement, sorted.count)] {
+                insert = insert.values(SQLBind(runID), SQLBind(key), SQLBind(value))
+            }
+            try await insert.onConflict(with: ["run_id", "key"]) { $0.set(excludedValueOf: "value") }.run()
         }
     }
 
@@ -312,19 +403,26 @@ public struct SQLTrackingRepository: TrackingRepository {
         }
     }
 
-    public func logInputs(runID: String, _ inputs: [RunDatasetInput]) async throws {
+    public func logInputs(runID: String, _ inputs: [RunDatasetInput], models: [String]) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         try await database.write { db in
+            // One upsert per input: logging the same dataset again replaces what is recorded of it, race-safe.
             for input in inputs {
-                try await db.delete(from: "run_inputs").where("run_id", .equal, runID).where("name", .equal, input.name)
-                    .where("digest", .equal, input.digest).run()
                 try await db.insert(into: "run_inputs")
                     .columns("run_id", "name", "digest", "source_type", "source", "schema", "profile", "tags")
                     .values(
                         SQLBind(runID), SQLBind(input.name), SQLBind(input.digest), SQLBind(input.sourceType), SQLBind(input.source),
                         SQLBind(input.schema), SQLBind(input.profile), SQLBind(String(decoding: try encoder.encode(input.tags), as: UTF8.self))
-                    ).run()
+                    )
+                    .onConflict(with: ["run_id", "name", "digest"]) { update in
+                        update.set(excludedValueOf: "source_type").set(excludedValueOf: "source").set(excludedValueOf: "schema")
+                            .set(excludedValueOf: "profile").set(excludedValueOf: "tags")
+                    }.run()
+            }
+            for modelID in Set(models).sorted() {
+                try await db.insert(into: "run_model_inputs").columns("run_id", "model_id").values(SQLBind(runID), SQLBind(modelID))
+                    .ignoringConflicts(with: ["run_id", "model_id"]).run()
             }
         }
     }
@@ -333,7 +431,7 @@ public struct SQLTrackingRepository: TrackingRepository {
         try await database.read { db in
             try await db.select().columns("key", "step", "timestamp", "value", "is_nan").from("run_metrics")
                 .where("run_id", .equal, runID).where("key", .equal, key).orderBy("step").orderBy("timestamp")
-                .all(decoding: MetricRow.self).map(\.point)
+                .all().map { try MetricRow.point(of: $0) }
         }
     }
 
@@ -351,39 +449,79 @@ public struct SQLTrackingRepository: TrackingRepository {
     }
 
     public func runs(inExperiments ids: [String], lifecycle: [LifecycleStage]) async throws -> [RunDetail] {
+        try await runs(inExperiments: ids, lifecycle: lifecycle, selecting: .all)
+    }
+
+    public func runs(
+        inExperiments ids: [String], lifecycle: [LifecycleStage], selecting selection: RunFieldSelection
+    ) async throws
+        -> [RunDetail]
+    {
         let numbers = ids.compactMap { Int64($0) }
         guard !numbers.isEmpty, !lifecycle.isEmpty else { return [] }
         return try await database.read { db in
             try await Self.details(
                 db,
                 SQLQueryString(
-                    "experiment_id IN \(SQLBind.group(numbers)) AND lifecycle_stage IN \(SQLBind.group(lifecycle.map(\.rawValue)))"))
+                    "experiment_id IN \(SQLBind.group(numbers)) AND lifecycle_stage IN \(SQLBind.group(lifecycle.map(\.rawValue)))"),
+                selecting: selection)
         }
     }
 
-    /// Runs matching `condition` with everything logged to them, read in a few set queries (not one per run).
-    static func details(_ db: any SQLDatabase, _ condition: any SQLExpression) async throws -> [RunDetail] {
+    /// Runs matching `condition` with what `selection` names of what is logged to them, read in a few set
+    /// queries (not one per run).
+    static func details(
+        _ db: any SQLDatabase, _ condition: any SQLExpression, selecting selection: RunFieldSelection = .all
+    ) async throws
+        -> [RunDetail]
+    {
         let runs = try await db.select().column("*").from("runs").where(condition).orderBy("start_time", .descending)
-            .all(decoding: RunRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all().map { try RunRow.info(of: $0) }
         guard !runs.isEmpty else { return [] }
         var metrics: [String: [MetricPoint]] = [:]
         var params: [String: [KeyValue]] = [:]
         var tags: [String: [KeyValue]] = [:]
         var inputs: [String: [RunDatasetInput]] = [:]
+        var modelInputs: [String: [String]] = [:]
+        var modelOutputs: [String: [RunModelOutput]] = [:]
         let decoder = JSONDecoder()
+        /// Restricts a query to `keys` (nil: no restriction); `nil` when there is nothing to read.
+        func restricted(_ query: SQLSelectBuilder, to keys: Set<String>?) -> SQLSelectBuilder? {
+            guard let keys else { return query }
+            return keys.isEmpty ? nil : query.where("key", .in, keys.sorted())
+        }
         for start in stride(from: 0, to: runs.count, by: 500) {
-            let ids = runs[start..<min(start + 500, runs.count)].map(\.runId)
-            for row in try await db.select().columns("run_id", "key", "step", "timestamp", "value", "is_nan").from("run_latest_metrics")
-                .where("run_id", .in, ids).orderBy("key").all()
+            let ids = runs[start..<min(start + 500, runs.count)].map(\.runID)
+            if let query = restricted(
+                db.select().columns("run_id", "key", "step", "timestamp", "value", "is_nan").from("run_latest_metrics").where("run_id", .in, ids),
+                to: selection.metrics)
             {
-                metrics[try row.decode(column: "run_id", as: String.self), default: []].append(try row.decode(model: MetricRow.self).point)
+                for row in try await query.orderBy("key").all() {
+                    metrics[try row.decode(column: "run_id", as: String.self), default: []].append(try MetricRow.point(of: row))
+                }
             }
-            for (table, target) in [("run_params", 0), ("run_tags", 1)] {
-                for row in try await db.select().columns("run_id", "key", "value").from(table).where("run_id", .in, ids).orderBy("key").all() {
+            for (table, keys, target) in [("run_params", selection.params, 0), ("run_tags", selection.tags, 1)] {
+                guard let query = restricted(db.select().columns("run_id", "key", "value").from(table).where("run_id", .in, ids), to: keys)
+                else { continue }
+                for row in try await query.orderBy("key").all() {
                     let pair = KeyValue(key: try row.decode(column: "key", as: String.self), value: try row.decode(column: "value", as: String.self))
                     let runID = try row.decode(column: "run_id", as: String.self)
                     if target == 0 { params[runID, default: []].append(pair) } else { tags[runID, default: []].append(pair) }
                 }
+            }
+            guard selection.inputs else { continue }
+            for row in try await db.select().columns("run_id", "model_id").from("run_model_inputs").where("run_id", .in, ids).orderBy("model_id")
+                .all()
+            {
+                modelInputs[try row.decode(column: "run_id", as: String.self), default: []].append(
+                    try row.decode(column: "model_id", as: String.self))
+            }
+            for row in try await db.select().columns("run_id", "model_id", "step").from("run_outputs").where("run_id", .in, ids)
+                .orderBy("step").orderBy("model_id").all()
+            {
+                modelOutputs[try row.decode(column: "run_id", as: String.self), default: []].append(
+                    RunModelOutput(modelID: try row.decode(column: "model_id", as: String.self), step: try row.decode(column: "step", as: Int64.self))
+                )
             }
             for row in try await db.select().column("*").from("run_inputs").where("run_id", .in, ids).orderBy("name").all() {
                 let input = RunDatasetInput(
@@ -394,10 +532,10 @@ public struct SQLTrackingRepository: TrackingRepository {
                 inputs[try row.decode(column: "run_id", as: String.self), default: []].append(input)
             }
         }
-        return runs.map { row in
+        return runs.map { info in
             RunDetail(
-                info: row.info, metrics: metrics[row.runId] ?? [], params: params[row.runId] ?? [], tags: tags[row.runId] ?? [],
-                inputs: inputs[row.runId] ?? [])
+                info: info, metrics: metrics[info.runID] ?? [], params: params[info.runID] ?? [], tags: tags[info.runID] ?? [],
+                inputs: inputs[info.runID] ?? [], modelInputs: modelInputs[info.runID] ?? [], modelOutputs: modelOutputs[info.runID] ?? [])
         }
     }
 }
@@ -420,30 +558,25 @@ struct ExperimentRow: Codable {
     }
 }
 
-struct RunRow: Codable {
-    var runId: String
-    var experimentId: Int64
-    var name: String
-    var userId: String
-    var status: String
-    var startTime: Int64
-    var endTime: Int64?
-    var artifactUri: String
-    var lifecycleStage: String
-
-    var info: RunInfo {
+/// A `runs` row, read column by column (hot: searches read many; Codable row decoding costs several times more).
+enum RunRow {
+    static func info(of row: any SQLRow) throws -> RunInfo {
         RunInfo(
-            runID: runId, experimentID: String(experimentId), name: name, userID: userId, status: RunStatus(rawValue: status) ?? .running,
-            startTime: startTime, endTime: endTime, artifactURI: artifactUri, lifecycleStage: LifecycleStage(rawValue: lifecycleStage) ?? .active)
+            runID: try row.decode(column: "run_id", as: String.self), experimentID: String(try row.decode(column: "experiment_id", as: Int64.self)),
+            name: try row.decode(column: "name", as: String.self), userID: try row.decode(column: "user_id", as: String.self),
+            status: RunStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .running,
+            startTime: try row.decode(column: "start_time", as: Int64.self), endTime: try row.decode(column: "end_time", as: Int64?.self),
+            artifactURI: try row.decode(column: "artifact_uri", as: String.self),
+            lifecycleStage: LifecycleStage(rawValue: try row.decode(column: "lifecycle_stage", as: String.self)) ?? .active)
     }
 }
 
-struct MetricRow: Codable {
-    var key: String
-    var step: Int64
-    var timestamp: Int64
-    var value: Double
-    var is_nan: Int64
-
-    var point: MetricPoint { MetricPoint(key: key, value: is_nan != 0 ? .nan : value, timestamp: timestamp, step: step) }
+/// A metric point row (`key`, `step`, `timestamp`, `value`, `is_nan`): NaN is stored as 0 with `is_nan` set.
+enum MetricRow {
+    static func point(of row: any SQLRow) throws -> MetricPoint {
+        let value = try row.decode(column: "value", as: Double.self)
+        return MetricPoint(
+            key: try row.decode(column: "key", as: String.self), value: try row.decode(column: "is_nan", as: Int64.self) != 0 ? .nan : value,
+            timestamp: try row.decode(column: "timestamp", as: Int64.self), step: try row.decode(column: "step", as: Int64.self))
+    }
 }

@@ -15,6 +15,11 @@ public struct SearchKey: Sendable, Hashable {
     }
     public var kind: Kind
     public var name: String
+
+    public init(kind: Kind, name: String) {
+        self.kind = kind
+        self.name = name
+    }
 }
 
 /// A value a subject holds under a key: a number, a string, or several strings (a run's datasets).
@@ -62,6 +67,16 @@ public struct SearchFilter<Subject: SearchSubject>: Sendable {
         } while try parser.andKeyword()
         try parser.expectEnd()
         return SearchFilter(comparisons: comparisons)
+    }
+
+    /// The keys the filter reads: a store can load just these before filtering.
+    public var keys: Set<SearchKey> {
+        Set(
+            comparisons.map { comparison in
+                switch comparison {
+                case .compare(let key, _, _), .oneOf(let key, _, _), .isNull(let key, _): key
+                }
+            })
     }
 
     /// Whether `subject` satisfies every comparison.

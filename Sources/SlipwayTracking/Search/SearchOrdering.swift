@@ -29,6 +29,9 @@ public struct SearchOrdering<Subject: SearchSubject & DefaultOrdered>: Sendable 
         return SearchOrdering(items: items)
     }
 
+    /// The keys the ordering reads (beyond the subject's default order).
+    public var keys: Set<SearchKey> { Set(items.map(\.key)) }
+
     /// `elements` in this order, reading each one's subject through `subject`.
     public func sorted<Element>(_ elements: [Element], by subject: (Element) -> Subject) -> [Element] {
         let keyed = elements.map { (element: $0, subject: subject($0)) }

@@ -29,6 +29,11 @@ struct JobRunTests {
             #expect(run.info.status == .scheduled)
             #expect(try await api.platform.store.tracking.experiment(id: run.info.experimentID)?.name == "team/flowers/nightly")
             #expect(run.tags.contains(KeyValue(key: "slipway.job", value: job.id.uuidString.lowercased())))
+            let page = try await api.request(.get, "/runs/\(runID)", token: admin)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("href=\"/jobs/\(job.id.uuidString.lowercased())\""), "the run page links the job that runs it")
+            let jobPage = try await api.request(.get, "/jobs/\(job.id.uuidString.lowercased())", token: admin)
+            #expect(jobPage.status == .ok, "and that link leads to the job's page")
 
             // The outsider's namespace, to which the job's token must not reach.
             #expect(try await api.request(.post, "/api/v1/namespaces", token: admin, json: #"{"name":"other"}"#).status == .created)

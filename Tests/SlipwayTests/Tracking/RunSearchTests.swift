@@ -131,4 +131,18 @@ struct RunSearchTests {
         #expect(throws: SearchSyntaxError.self) { _ = try PageToken.decode("not a token!", query: "q") }
         #expect(throws: SearchSyntaxError.self) { _ = try PageToken.decode("LTE6YWJj", query: "q") }
     }
+
+    @Test
+    func filtersAndOrderingsNameTheKeysTheyRead() throws {
+        let filter = try RunFilter.parse(
+            "metrics.acc > 0.5 AND params.lr IN ('0.1') AND tags.team IS NULL AND datasets.name = 'iris' AND status = 'FINISHED'")
+        #expect(
+            filter.keys == [
+                SearchKey(kind: .metric, name: "acc"), SearchKey(kind: .param, name: "lr"), SearchKey(kind: .tag, name: "team"),
+                SearchKey(kind: .dataset, name: "name"), SearchKey(kind: .attribute, name: "status"),
+            ])
+        #expect(try RunFilter.parse("").keys.isEmpty)
+        let ordering = try RunOrdering.parse(["metrics.`my metric` DESC", "attributes.start_time"])
+        #expect(ordering.keys == [SearchKey(kind: .metric, name: "my metric"), SearchKey(kind: .attribute, name: "start_time")])
+    }
 }

@@ -137,6 +137,58 @@ struct TrackingAPITests {
         }
     }
 
+    /// A JSON value re-serialized with sorted keys, so two answers compare as values.
+    static func canonical(_ value: Any) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    /// MLflow's `runs/search` filters and orders over just the values its filter and order read, then returns
+    /// the page's runs whole: each exactly as `runs/get` answers it.
+    @Test(arguments: TestBackend.available)
+    func mlflowSearchReturnsWholeRunsWhateverTheFilterReads(backend: TestBackend) async throws {
+        try await TestPlatform.withAPI(backend) { api in
+            let seeded = try await Self.seed(api)
+            func search(_ filter: String, _ orderBy: [String], maxResults: Int = 100, token: String? = nil) async throws -> APIResult {
+                var body: [String: Any] = ["experiment_ids": [seeded.experiment], "filter": filter, "order_by": orderBy, "max_results": maxResults]
+                if let token { body["page_token"] = token }
+                let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+                return try await api.request(.post, Self.mlflow + "/runs/search", token: seeded.admin, json: json)
+            }
+            let names = Dictionary(uniqueKeysWithValues: seeded.runs.map { ($0.value, $0.key) })
+            for (filter, orderBy, expected) in [
+                ("params.optimizer = 'adam'", ["metrics.acc DESC"], ["b", "c"]),
+                ("datasets.name = 'iris'", [], ["b"]),
+                ("tags.team = 'vision' AND metrics.acc < 0.85", ["params.optimizer ASC", "metrics.acc"], ["c", "a"]),
+                ("metrics.loss IS NULL AND attributes.status = 'FINISHED'", ["attributes.run_name DESC"], ["c", "a"]),
+            ] {
+                let found = try await search(filter, orderBy)
+                #expect(found.status == .ok, "\(found.text)")
+                let runs = try #require(found.json["runs"] as? [[String: Any]])
+                let ids = runs.compactMap { ($0["info"] as? [String: Any])?["run_id"] as? String }
+                #expect(ids.map { names[$0] ?? "?" } == expected, "\(filter)")
+                for (id, run) in zip(ids, runs) {
+                    let got = try await api.request(.get, Self.mlflow + "/runs/get?run_id=\(id)", token: seeded.admin)
+                    #expect(
+                        try Self.canonical(run) == Self.canonical(try #require(got.json["run"])), "\(filter): the whole run, not what the filter read"
+                    )
+                }
+            }
+            let whole = try #require(try await search("params.optimizer = 'adam'", ["metrics.acc DESC"]).json["runs"] as? [[String: Any]])
+            let params = ((whole.first?["data"] as? [String: Any])?["params"] as? [[String: Any]])?.compactMap { $0["key"] as? String }
+            #expect(params?.sorted() == ["lr", "optimizer"], "params the filter does not read are there too")
+
+            // Pages follow the same order, each run once.
+            var seen: [String] = []
+            var token: String?
+            repeat {
+                let page = try await search("", ["metrics.acc ASC"], maxResults: 1, token: token)
+                seen += (page.json["runs"] as? [[String: Any]] ?? []).compactMap { ($0["info"] as? [String: Any])?["run_name"] as? String }
+                token = page.json["next_page_token"] as? String
+            } while token != nil && seen.count < 10
+            #expect(seen == ["a", "c", "b", "fold-1"], "runs without the metric come last")
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func aRunKnowsItsDataCodeChildrenAndModelVersionsAndAVersionKnowsItsRun(backend: TestBackend) async throws {
         try await TestPlatform.withAPI(backend) { api in
@@ -270,6 +322,18 @@ struct TrackingAPITests {
             #expect(compare.text.contains("class=\"\" data-key=\"lr\""), "equal params are not highlighted")
             #expect(compare.text.components(separatedBy: "<polyline").count - 1 >= 3, "one line per run on the shared chart")
             #expect(try await api.request(.get, "/compare?runs=\(a)", token: seeded.admin).status == .badRequest)
+
+            // The dataset version b trained on links back to b's page and to the model version made from it.
+            let (digest, uploaded) = try await DatasetAPITests.upload(api, DatasetAPITests.csv, token: seeded.admin)
+            #expect(uploaded.status == .created)
+            let made = try await api.request(
+                .post, DatasetAPITests.base + "/iris/versions", token: seeded.admin,
+                body: CreateVersionRequest(source: ImportSource(format: .csv, blob: digest, labelColumn: "species")))
+            #expect(made.status == .created, "\(made.text)")
+            let dataset = try await api.request(.get, "/namespaces/team/projects/flowers/datasets/iris?version=1", token: seeded.admin)
+            #expect(dataset.status == .ok)
+            #expect(dataset.text.contains("<a href=\"/runs/\(b)\""), "Used by links the run's page")
+            #expect(dataset.text.contains("<a href=\"/models/team.flowers.classifier/versions/1\">"), "and the model version's registry page")
 
             let version = try await api.request(.get, "/models/team.flowers.classifier/versions/1", token: seeded.admin)
             #expect(version.text.contains("id=\"lineage-run\""))
