@@ -110,6 +110,7 @@ public actor Agent {
     private func finished(_ id: UUID) {
         running[id] = nil
         sent[id] = nil
+        for task in pendingReports.removeValue(forKey: id) ?? [] { task.cancel() }
     }
 
     private func wasStopped(_ id: UUID) -> Bool { running[id]?.stopRequested ?? true }
@@ -306,13 +307,52 @@ public actor Agent {
         }
     }
 
+    /// Reports a job's state. A final state is delivered before this returns (retried until the server takes or
+    /// refuses it, while the job stays in the heartbeat's list so the server does not take it for lost), and
+    /// supersedes intermediate reports still undelivered: the server accepts a direct jump to a final state.
+    /// An intermediate state (preparing, running) is delivered in the background, in order, so a server out of
+    /// reach does not hold up the job or its limits.
     private func report(_ assignment: JobAssignment, _ state: JobState, _ reason: String, exitCode: Int? = nil) async {
-        do {
-            try await client.sendIgnoringResponse(
-                .POST, "/agents/jobs/\(assignment.jobId.uuidString)/state",
-                body: JobStateReport(attempt: assignment.attempt, state: state, reason: reason, exitCode: exitCode))
-        } catch {
-            logger.warning("reporting job \(assignment.jobId) as \(state.rawValue) failed: \(error)")
+        let id = assignment.jobId
+        let body = JobStateReport(attempt: assignment.attempt, state: state, reason: reason, exitCode: exitCode)
+        let delivery = reportDelivery(for: id)
+        let earlier = pendingReports[id] ?? []
+        let logger = self.logger
+        if state.isFinal {
+            pendingReports[id] = nil
+            for task in earlier { task.cancel() }
+            for task in earlier { await task.value }
+            Self.log(await delivery.deliver(body), of: body, job: id, logger: logger)
+        } else {
+            let previous = earlier.last
+            let task = Task {
+                await previous?.value
+                Self.log(await delivery.deliver(body), of: body, job: id, logger: logger)
+            }
+            pendingReports[id, default: []].append(task)
+        }
+    }
+
+    /// Intermediate reports of each job still being delivered, oldest first.
+    private var pendingReports: [UUID: [Task<Void, Never>]] = [:]
+
+    private func reportDelivery(for id: UUID) -> StateReportDelivery {
+        let client = self.client
+        return StateReportDelivery(send: { report in
+            try await client.sendIgnoringResponse(.POST, "/agents/jobs/\(id.uuidString)/state", body: report)
+        })
+    }
+
+    private static func log(_ outcome: StateReportDelivery.Outcome, of report: JobStateReport, job: UUID, logger: Logger) {
+        switch outcome {
+        case .accepted(let failures) where failures > 0:
+            logger.info("reported job \(job) as \(report.state.rawValue) after \(failures) failed tries")
+        case .accepted:
+            break
+        case .refused(let status, let code, let message):
+            logger.warning("the server refused job \(job) as \(report.state.rawValue): \(message) (\(status) \(code))")
+        case .abandoned:
+            logger.debug("stopped reporting job \(job) as \(report.state.rawValue)")
         }
     }
 

@@ -22,7 +22,10 @@ public struct Platform: Sendable {
     let now: @Sendable () -> Date
 
     /// Opens the platform described by `configuration`.
-    public static func open(_ configuration: ServerConfiguration, logger: Logger) async throws -> Platform {
+    /// - Parameter now: the clock routes read the time from (tests pass one they move by hand).
+    public static func open(
+        _ configuration: ServerConfiguration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> Platform {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let databaseConfiguration = try DatabaseConfiguration.resolve(
             databaseURL: configuration.databaseURL, dataDirectory: configuration.dataDirectory)
@@ -37,7 +40,7 @@ public struct Platform: Sendable {
                 .run(configuredPassword: configuration.adminPassword)
             return Platform(
                 configuration: configuration, database: database, store: store, blobs: blobs, passwords: passwords, logger: logger,
-                bootstrap: outcome, now: { Date() })
+                bootstrap: outcome, now: now)
         } catch {
             try? await database.close()
             throw error

@@ -42,6 +42,12 @@ public protocol ComputeRepository: Sendable {
     func assignments(nodeID: UUID) async throws -> [JobAssignment]
     /// Of the attempts an agent runs, those it must stop: finished (cancelled) or no longer its own.
     func stale(_ running: [AgentHeartbeat.RunningAttempt], nodeID: UUID) async throws -> [UUID]
+    /// Re-queues (or, out of attempts, ends as lost) the jobs placed on the node as preparing or running whose
+    /// attempt its agent no longer lists in `running` — the agent lost track of them, or their final report never
+    /// arrived — so they do not hold the node's room forever. A job whose last change is not older than
+    /// `settledBefore` is left alone (its agent may not have listed it yet).
+    /// - Returns: the jobs changed, as they are now.
+    func reconcile(nodeID: UUID, running: [AgentHeartbeat.RunningAttempt], settledBefore: Date, at now: Date) async throws -> [Job]
     /// An agent's report. - Throws: `stale_report` (409) when the node or attempt no longer holds the job;
     /// `invalid_transition` for a state that cannot follow the current one.
     func report(jobID: UUID, nodeID: UUID, _ report: JobStateReport, at now: Date) async throws -> Job
@@ -251,6 +257,11 @@ public struct SQLComputeRepository: ComputeRepository {
         let placed = try await db.select().column("*").from("jobs").where("node_id", .equal, nodeID)
             .where("state", .in, JobState.allCases.filter(\.isPlaced).map(\.rawValue))
             .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        try await requeue(db, placed, reason: reason, at: stamp, costsAttempt: costsAttempt)
+    }
+
+    /// Puts these placed jobs back in the queue, or ends them as lost when they have used every attempt.
+    static func requeue(_ db: any SQLDatabase, _ placed: [JobRow], reason: String, at stamp: Int64, costsAttempt: Bool = true) async throws {
         for job in placed {
             let exhausted = costsAttempt && job.attempts >= job.maxAttempts
             let state: JobState = exhausted ? .lost : .queued
@@ -259,7 +270,9 @@ public struct SQLComputeRepository: ComputeRepository {
                 .set("gpu_devices", to: "[]")
             if exhausted { update = update.set("finished_at", to: stamp) }
             if !costsAttempt { update = update.set("attempts", to: max(0, job.attempts - 1)) }
-            try await update.where("id", .equal, job.id).run()
+            // Guarded by the state read, so a report that landed meanwhile (PostgreSQL reads committed rows) wins.
+            let changed = try await update.where("id", .equal, job.id).where("state", .equal, job.state).returning("id").all()
+            guard !changed.isEmpty else { continue }
             try await insertEvent(db, jobID: job.id, state: state, reason: why, node: nil, at: stamp)
         }
     }
@@ -411,6 +424,7 @@ public struct SQLComputeRepository: ComputeRepository {
         }
     }
 
+
     public func assignments(nodeID: UUID) async throws -> [JobAssignment] {
         try await database.read { db in
             try await db.select().column("*").from("jobs").where("node_id", .equal, nodeID.uuidString)
@@ -437,12 +451,46 @@ public struct SQLComputeRepository: ComputeRepository {
         }.map(\.jobId)
     }
 
-    /// Which states an agent may report after which.
+    public func reconcile(nodeID: UUID, running: [AgentHeartbeat.RunningAttempt], settledBefore: Date, at now: Date) async throws -> [Job] {
+        let listed = Set(running.map { "\($0.jobId.uuidString)#\($0.attempt)" })
+        return try await database.write { db in
+            let placed = try await db.select().column("*").from("jobs").where("node_id", .equal, nodeID.uuidString)
+                .where("state", .in, [JobState.preparing.rawValue, JobState.running.rawValue])
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            var orphans: [JobRow] = []
+            for job in placed where !listed.contains("\(job.id)#\(job.attempts)") {
+                let last = try await db.select().column(SQLFunction("MAX", args: SQLColumn("at")), as: "at").from("job_events")
+                    .where("job_id", .equal, job.id).first(decoding: LastEvent.self)
+                if (last?.at ?? 0) < Self.millis(settledBefore) { orphans.append(job) }
+            }
+            guard !orphans.isEmpty else { return [] }
+            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString] ?? "?"
+            for job in orphans {
+                try await Self.requeue(
+                    db, [job],
+                    reason:
+                        "the agent on node \(nodeName) no longer runs attempt \(job.attempts) (it lost track of it, or its final report never arrived)",
+                    at: Self.millis(now))
+            }
+            let ids = orphans.map(\.id)
+            let rows = try await db.select().column("*").from("jobs").where("id", .in, ids)
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            return try await Self.jobs(db, rows)
+        }
+    }
+
+    struct LastEvent: Decodable {
+        var at: Int64?
+    }
+
+    /// Which states an agent may report after which. A final state may follow any placed state directly, since
+    /// the reports between may have been superseded (the agent delivers the final one first when the server was
+    /// out of reach); preparing may repeat (code and data, then the environment).
     static func allowed(from current: JobState, to next: JobState) -> Bool {
         switch (current, next) {
-        case (.scheduled, .preparing), (.scheduled, .running), (.preparing, .running): true
-        case (.scheduled, .failed), (.preparing, .failed), (.running, .failed), (.running, .succeeded): true
-        case (.preparing, .succeeded): false
+        case (.scheduled, .preparing), (.scheduled, .running), (.preparing, .preparing), (.preparing, .running): true
+        case (.scheduled, .failed), (.preparing, .failed), (.running, .failed): true
+        case (.scheduled, .succeeded), (.preparing, .succeeded), (.running, .succeeded): true
         default: false
         }
     }
@@ -453,6 +501,13 @@ public struct SQLComputeRepository: ComputeRepository {
                 let row = try await db.select().column("*").from("jobs").where("id", .equal, jobID.uuidString)
                     .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { throw StoreError.notFound("job", jobID.uuidString) }
+            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
+            // The same report again (the answer to the first was lost and the agent retried): already applied.
+            if row.nodeId == nodeID.uuidString, row.attempts == report.attempt, row.state == report.state.rawValue,
+                report.state.isFinal || report.state == .running
+            {
+                return try row.job(nodeName: nodeName)
+            }
             guard row.nodeId == nodeID.uuidString, row.attempts == report.attempt, let current = JobState(rawValue: row.state), current.isPlaced
             else {
                 throw StoreError.conflict(
@@ -469,7 +524,6 @@ public struct SQLComputeRepository: ComputeRepository {
                 update = update.set("finished_at", to: stamp).set("exit_code", to: report.exitCode.map { SQLBind($0) } ?? SQLBind(Int?.none))
             }
             try await update.where("id", .equal, row.id).where("state", .equal, row.state).run()
-            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
             try await Self.insertEvent(db, jobID: row.id, state: report.state, reason: reason, node: nodeName, at: stamp)
             var updated = row
             updated.state = report.state.rawValue

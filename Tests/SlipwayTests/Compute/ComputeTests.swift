@@ -114,13 +114,14 @@ struct ComputeTests {
     }
 
     /// Registers a node over the API with a fresh join token. - Returns: the admin token and the agent token.
-    static func registeredNode(_ api: APIClient, name: String = "n1") async throws -> (admin: String, agent: String) {
+    static func registeredNode(_ api: APIClient, name: String = "n1", gpus: [GPUDevice] = []) async throws -> (admin: String, agent: String) {
         let admin = try await DatasetAPITests.setUp(api)
         let issued = try await api.request(.post, "/api/v1/admin/join-tokens", token: admin, json: #"{"name":"rack-1"}"#)
         #expect(issued.status == .created, "\(issued.text)")
         let secret = try #require(issued.json["secret"] as? String)
         let registration = AgentRegistration(
-            joinToken: secret, name: name, capacity: ComputeResources(cpu: 4, memoryBytes: 8 << 30, gpu: 0), gpus: [], labels: ["zone": "a"])
+            joinToken: secret, name: name, capacity: ComputeResources(cpu: 4, memoryBytes: 8 << 30, gpu: gpus.count), gpus: gpus,
+            labels: ["zone": "a"])
         let registered = try await api.request(.post, "/api/v1/agents/register", body: registration)
         #expect(registered.status == .ok, "\(registered.text)")
         let bad = try await api.request(
