@@ -36,7 +36,9 @@ public protocol ComputeRepository: Sendable {
     func events(jobID: UUID) async throws -> [JobEvent]
     /// Queued and placed jobs with their namespace ids: what the scheduler plans over.
     func schedulable() async throws -> [(job: Job, namespaceID: UUID, nodeID: UUID?)]
-    /// Places a queued job on a node. - Returns: false when the job was no longer queued.
+    /// Places a queued job on a node, checking in the same transaction that the node is ready and has room for it
+    /// beside the jobs placed there (another server may have placed some meanwhile) and that its GPU devices are free.
+    /// - Returns: false when the job was no longer queued or the node had no room for it.
     func place(jobID: UUID, nodeID: UUID, gpuDevices: [Int], at now: Date) async throws -> Bool
     /// Jobs placed on the node that its agent has not started yet.
     func assignments(nodeID: UUID) async throws -> [JobAssignment]
@@ -412,11 +414,20 @@ public struct SQLComputeRepository: ComputeRepository {
                     .where("state", .equal, JobState.queued.rawValue)
                     .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { return false }
-            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
-            try await db.update("jobs").set("state", to: JobState.scheduled.rawValue).set("node_id", to: nodeID.uuidString)
+            // The node's row is locked (PostgreSQL; SQLite's writer is alone anyway), so placements on one node from
+            // several servers take turns, and each sees what the others placed.
+            guard
+                let node = try await db.select().column("*").from("compute_nodes").where("id", .equal, nodeID.uuidString)
+                    .for(.update).first(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase),
+                node.state == NodeState.ready.rawValue,
+                try await Self.hasRoom(db, on: node, for: row, devices: gpuDevices)
+            else { return false }
+            let nodeName: String? = node.name
+            let changed = try await db.update("jobs").set("state", to: JobState.scheduled.rawValue).set("node_id", to: nodeID.uuidString)
                 .set("gpu_devices", to: try Self.json(gpuDevices)).set("attempts", to: row.attempts + 1).set("token_hash", to: SQLLiteral.null)
                 .set("reason", to: "placed on \(nodeName ?? "?")")
-                .where("id", .equal, row.id).where("state", .equal, JobState.queued.rawValue).run()
+                .where("id", .equal, row.id).where("state", .equal, JobState.queued.rawValue).returning("id").all()
+            guard !changed.isEmpty else { return false }
             try await Self.insertEvent(
                 db, jobID: row.id, state: .scheduled, reason: "placed on \(nodeName ?? "?") (attempt \(row.attempts + 1))", node: nodeName,
                 at: Self.millis(now))
@@ -424,6 +435,34 @@ public struct SQLComputeRepository: ComputeRepository {
         }
     }
 
+    /// Whether the node has room for the job beside what is placed on it: CPU, memory and GPU count within its
+    /// capacity, and GPU devices that exist on the node and no other placed job holds.
+    static func hasRoom(_ db: any SQLDatabase, on node: NodeRow, for job: JobRow, devices: [Int]) async throws -> Bool {
+        struct Held: Decodable {
+            var cpu: Double
+            var memoryBytes: Int64
+            var gpu: Int
+            var gpuDevices: String
+        }
+        let placed = try await db.select().columns("cpu", "memory_bytes", "gpu", "gpu_devices").from("jobs")
+            .where("node_id", .equal, node.id).where("state", .in, JobState.allCases.filter(\.isPlaced).map(\.rawValue))
+            .where("id", .notEqual, job.id).all(decoding: Held.self, keyDecodingStrategy: .convertFromSnakeCase)
+        var cpu = job.cpu
+        var memory = job.memoryBytes
+        var gpu = job.gpu
+        var taken: Set<Int> = []
+        for held in placed {
+            cpu += held.cpu
+            memory += held.memoryBytes
+            gpu += held.gpu
+            taken.formUnion(try decode([Int].self, held.gpuDevices))
+        }
+        let existing = Set(try decode([GPUDevice].self, node.gpusJson).map(\.index))
+        // Millicores, as the scheduler counts: sums of fractions do not fail on rounding.
+        guard (cpu * 1000).rounded() <= (node.cpu * 1000).rounded(), memory <= node.memoryBytes, gpu <= node.gpu else { return false }
+        return devices.count == job.gpu && Set(devices).count == devices.count && Set(devices).isSubset(of: existing)
+            && taken.isDisjoint(with: devices)
+    }
 
     public func assignments(nodeID: UUID) async throws -> [JobAssignment] {
         try await database.read { db in
@@ -646,25 +685,19 @@ public struct SQLComputeRepository: ComputeRepository {
     public func acquireLease(_ name: String, holder: String, at now: Date, ttl: TimeInterval) async throws -> Bool {
         let stamp = Self.millis(now)
         let expires = Self.millis(now.addingTimeInterval(ttl))
-        return try await database.write { db in
-            struct Row: Decodable {
-                var holder: String
-                var expiresAt: Int64
-            }
-            if let lease = try await db.select().columns("holder", "expires_at").from("leader_leases").where("name", .equal, name)
-                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-            {
-                guard lease.holder == holder || lease.expiresAt < stamp else { return false }
-                try await db.update("leader_leases").set("holder", to: holder).set("expires_at", to: expires).where("name", .equal, name).run()
-                return true
-            }
-            do {
-                try await db.insert(into: "leader_leases").columns("name", "holder", "expires_at")
-                    .values(SQLBind(name), SQLBind(holder), SQLBind(expires)).run()
-                return true
-            } catch  where isUniqueViolation(error) {
-                return false
-            }
+        // One statement: the insert, or the take-over of a lease that is ours or has expired, decided on the row
+        // as it is when the statement runs (PostgreSQL locks the conflicting row and checks the condition again),
+        // so two servers racing for an expired lease cannot both win.
+        let rows = try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO leader_leases (name, holder, expires_at) VALUES (\(bind: name), \(bind: holder), \(bind: expires))
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at < \(bind: stamp)
+                RETURNING holder
+                """
+            ).all()
         }
+        return !rows.isEmpty
     }
 }
