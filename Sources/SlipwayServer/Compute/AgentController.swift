@@ -33,7 +33,9 @@ struct AgentController: Sendable {
     @Sendable func registerNode(_ request: Request, context: AppRequestContext) async throws -> AgentCredentials {
         let body = try await request.decodeJSON(AgentRegistration.self, context: context)
         guard try await store.compute.joinToken(secretHash: SecretGenerator.digest(body.joinToken)) != nil else {
-            var error = APIError.unauthenticated("the join token is unknown or revoked; ask an administrator for one (slipway node token create)")
+            var error = APIError.unauthenticated(
+                "the join token is unknown or revoked; ask an administrator for one (slipway node token create NAME; slipway node token list shows which are live)"
+            )
             error.code = "invalid_join_token"
             throw error
         }
