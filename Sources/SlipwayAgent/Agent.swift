@@ -141,7 +141,9 @@ public actor Agent {
         environment["SLIPWAY_OUTPUT_DIR"] = output.path
         environment["SLIPWAY_NAMESPACE"] = assignment.namespace
         environment["SLIPWAY_PROJECT"] = assignment.project
+        // The indices are nvidia-smi's, which number GPUs by PCI bus; CUDA numbers them fastest first unless told.
         environment["CUDA_VISIBLE_DEVICES"] = assignment.gpuDevices.map(String.init).joined(separator: ",")
+        environment["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
 
         // The attempt's own token: MLflow and the Slipway CLI inside the job act with it, and so does the agent
         // for the job's code, inputs and outputs.

@@ -208,4 +208,13 @@ struct JobReportTests {
         #expect(states == [.queued, .scheduled, .running, .succeeded], "a report applied twice is recorded once: \(states)")
     }
 
+    @Test func aGPUJobSeesItsDevicesInNvidiaSMIsOrder() async throws {
+        let gpus = (0..<2).map { GPUDevice(index: $0, model: "NVIDIA H100 80GB HBM3", memoryBytes: 81559 << 20) }
+        var spec = ComputeTests.spec("cuda", gpu: 1)
+        spec.command = #"echo "devices=$CUDA_VISIBLE_DEVICES order=$CUDA_DEVICE_ORDER""#
+        let (job, log, _) = try await Self.runOnLiveAgent(spec, gpus: gpus) { $0 }
+        #expect(job.state == .succeeded, "\(job.reason)")
+        #expect(job.gpuDevices == [0])
+        #expect(log.contains("devices=0 order=PCI_BUS_ID"), "\(log)")
+    }
 }
