@@ -279,7 +279,8 @@ public actor Agent {
             await flush(log, job: id)
             return
         }
-        // The output folder becomes the run's artifacts, whatever the ending: a failed job's partial output helps too.
+        // The output folder becomes the run's artifacts when the job succeeded or failed (a failed job's partial
+        // output helps too); a cancelled or moved attempt returned above, its token already dead.
         var uploadProblem: String?
         do {
             let uploaded = try await workspace.uploadOutputs()
