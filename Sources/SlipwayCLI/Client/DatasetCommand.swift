@@ -9,7 +9,7 @@ struct DatasetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset", abstract: "Manage datasets and their immutable versions.",
         subcommands: [
-            List.self, Create.self, Push.self, Pull.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
+            List.self, Create.self, Visibility.self, Push.self, Pull.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
             DatasetDraftCommand.self, DatasetRecordCommand.self, DatasetCommitCommand.self, Deprecate.self, Archive.self, Delete.self,
             GC.self,
         ])
@@ -86,14 +86,14 @@ struct DatasetCommand: AsyncParsableCommand {
         @Argument var path: String
         @Option(help: "One of: \(TaskType.allCases.map(\.rawValue).joined(separator: ", ")).") var task: String
         @Option(help: "What the data is.") var description: String?
-        @Option(help: "private, namespace or public.") var visibility: String = "private"
+        @Option(help: "private (the project's members and the namespace's maintainers), namespace or public.") var visibility: String = "private"
         @OptionGroup var options: ClientOptions
         func run() async throws {
             let path = try Path(path)
             guard let task = TaskType(rawValue: task) else {
                 throw ValidationError("--task must be one of: \(TaskType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard let visibility = Visibility(rawValue: visibility) else {
+            guard let visibility = SlipwayDomain.Visibility(rawValue: visibility) else {
                 throw ValidationError("--visibility must be private, namespace or public")
             }
             try await runClient {
@@ -104,6 +104,41 @@ struct DatasetCommand: AsyncParsableCommand {
                 try options.print(
                     dataset, headers: ["NAME", "TASK", "VISIBILITY"],
                     rows: [[dataset.name.value, dataset.taskType.rawValue, dataset.visibility.rawValue]])
+            }
+        }
+    }
+
+    /// `slipway dataset visibility NS/PROJECT/DATASET [private|namespace|public]`.
+    struct Visibility: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or change who sees a dataset (maintainers change it).",
+            discussion: """
+                private: the project's members and the namespace's maintainers and owners. namespace: every member of \
+                the namespace. public: every signed-in user (read only).
+                """)
+        @Argument var path: String
+        @Argument(help: "private, namespace or public; without it, the current visibility is shown.") var visibility: String?
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let path = try Path(path)
+            var wanted: SlipwayDomain.Visibility?
+            if let visibility {
+                guard let parsed = SlipwayDomain.Visibility(rawValue: visibility) else {
+                    throw ValidationError("the visibility must be private, namespace or public")
+                }
+                wanted = parsed
+            }
+            try await runClient {
+                let client = try options.client()
+                let dataset =
+                    if let wanted {
+                        try await client.send(.PATCH, path.api, body: UpdateDatasetRequest(visibility: wanted), as: Dataset.self)
+                    } else {
+                        try await client.send(.GET, path.api, as: Dataset.self)
+                    }
+                try options.print(
+                    dataset, headers: ["DATASET", "VISIBILITY"],
+                    rows: [["\(path.namespace)/\(path.project)/\(dataset.name)", dataset.visibility.rawValue]])
             }
         }
     }
