@@ -157,6 +157,7 @@ struct DraftController: Sendable {
         var files: Set<String> = []
         var position: Int64 = -1
         let decoder = RecordCoding.decoder()
+        var manifest: DatasetManifest
         do {
             while true {
                 let rows = try await store.drafts.rows(of: target.dataset, after: position, limit: 2000)
@@ -168,10 +169,10 @@ struct DraftController: Sendable {
                 }
                 position = last.position
             }
+            manifest = try await builder.finish()
         } catch let error as DataImportError {
             throw APIError.badRequest(error.code, "the draft cannot be committed: \(error.description)")
         }
-        var manifest = try await builder.finish()
         manifest.schema.classes = Set(manifest.statistics.classCounts.keys).union(manifest.statistics.boxCounts.keys).sorted()
         var digests = files
         for shard in manifest.shards { digests.insert(shard.sha256) }

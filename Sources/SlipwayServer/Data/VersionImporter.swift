@@ -39,6 +39,7 @@ struct VersionImporter: Sendable {
         // Files unpacked here from an archive are stored by this import, not uploaded: no holding check for them.
         var unpackedFiles: Set<String> = []
         var builder: ManifestBuilder
+        let manifest: DatasetManifest
         do {
             switch source.format {
             case .csv:
@@ -74,10 +75,10 @@ struct VersionImporter: Sendable {
                     try await builder.add(record)
                 }
             }
+            manifest = try await builder.finish()
         } catch let error as DataImportError {
             throw APIError.badRequest(error.code, "the \(source.format.rawValue) file cannot be imported: \(error.description)")
         }
-        let manifest = try await builder.finish()
         if !files.subtracting(unpackedFiles).isEmpty {
             let held = try await references.held(Array(files.subtracting(unpackedFiles)), namespaceID: dataset.namespaceID)
             if let missing = files.subtracting(held).sorted().first {
