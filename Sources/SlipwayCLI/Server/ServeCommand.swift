@@ -18,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
             Environment: SLIPWAY_HOST, SLIPWAY_PORT, SLIPWAY_DATA_DIR, SLIPWAY_DATABASE_URL, SLIPWAY_ADMIN_PASSWORD,
             SLIPWAY_SECURE_COOKIES, SLIPWAY_BCRYPT_COST, SLIPWAY_LOG_LEVEL, SLIPWAY_ARCHIVE_MAX_BYTES,
             SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO, SLIPWAY_EMBEDDED_AGENT, SLIPWAY_NODE_LOST_AFTER,
-            SLIPWAY_HEARTBEAT_SECONDS, SLIPWAY_SCHEDULER_POLICY (drf or fifo), SLIPWAY_SCHEDULER_STARVATION_SECONDS, SLIPWAY_JOB_LOG_LIMIT.
+            SLIPWAY_HEARTBEAT_SECONDS, SLIPWAY_SCHEDULER_POLICY (drf or fifo), SLIPWAY_SCHEDULER_STARVATION_SECONDS, SLIPWAY_JOB_LOG_LIMIT,
+            SLIPWAY_GC_MINIMUM_GRACE_SECONDS.
             """
     )
 
@@ -93,6 +94,12 @@ struct ServeCommand: AsyncParsableCommand {
         if let text = env("SLIPWAY_ARCHIVE_MAX_RATIO") {
             guard let value = Double(text), value >= 1 else { throw ValidationError("SLIPWAY_ARCHIVE_MAX_RATIO must be a number of 1 or more") }
             configuration.archiveLimits.maximumCompressionRatio = value
+        }
+        if let text = env("SLIPWAY_GC_MINIMUM_GRACE_SECONDS") {
+            guard let value = Int(text), (0...2_592_000).contains(value) else {
+                throw ValidationError("SLIPWAY_GC_MINIMUM_GRACE_SECONDS must be a whole number of seconds from 0 to 2592000")
+            }
+            configuration.minimumGCGraceSeconds = value
         }
         var logger = Logger(label: "slipway")
         if let level = env("SLIPWAY_LOG_LEVEL") {

@@ -139,12 +139,15 @@ struct DatasetController: Sendable {
         let target = try await target(context, requires: .developer)
         let body = try await request.decodeJSON(CreateVersionRequest.self, context: context)
         try validText(body.message, field: "message", limit: 4000)
-        let result = try await importer.importVersion(of: target.dataset, from: body.source)
-        let manifestJSON = String(decoding: try APICoding.encoder().encode(result.manifest), as: UTF8.self)
-        let version = try await store.datasets.addVersion(
-            to: target.dataset, manifestJSON: manifestJSON, recordCount: result.manifest.recordCount, message: body.message ?? "",
-            digests: result.digests, by: target.access.caller.auditActor)
-        return Created(value: DatasetVersionDetail(version: version, manifest: result.manifest))
+        let (store, importer) = (self.store, self.importer)
+        return try await importer.whileImporting(into: target.dataset.namespaceID) {
+            let result = try await importer.importVersion(of: target.dataset, from: body.source)
+            let manifestJSON = String(decoding: try APICoding.encoder().encode(result.manifest), as: UTF8.self)
+            let version = try await store.datasets.addVersion(
+                to: target.dataset, manifestJSON: manifestJSON, recordCount: result.manifest.recordCount, message: body.message ?? "",
+                digests: result.digests, by: target.access.caller.auditActor)
+            return Created(value: DatasetVersionDetail(version: version, manifest: result.manifest))
+        }
     }
 
     @Sendable func version(_ request: Request, context: AppRequestContext) async throws -> DatasetVersionDetail {

@@ -17,6 +17,8 @@ enum TestPlatform {
         var server = ServerConfiguration(dataDirectory: directory, adminPassword: adminPassword, bcryptCost: 4)
         if case .postgres(let url) = configuration { server.databaseURL = url }
         server.maxBodyBytes = 64 * 1024
+        // Collections with no grace period, to see at once what a collection keeps.
+        server.minimumGCGraceSeconds = 0
         return server
     }
 
