@@ -434,24 +434,45 @@ struct DatasetCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a version as CSV, JSON Lines or a zip of an image folder: NAMESPACE/PROJECT/DATASET[@VERSION].",
+            abstract:
+                "Download a version as CSV, JSON Lines, or an archive of an image folder, COCO or Pascal VOC: NAMESPACE/PROJECT/DATASET[@VERSION].",
             discussion: """
-                image_folder_zip holds one sub-folder per class, as `dataset pull --layout image_folder` writes it; \
-                pushing it back gives the same records.
+                image_folder_zip and tar_gz hold one sub-folder per class, as `dataset pull --layout image_folder` writes it; \
+                pushing the archive back gives the same records. coco and voc are zips of the folders `dataset pull --layout \
+                coco|voc` writes (images/ and annotations.json; JPEGImages/ and Annotations/); unpacked, they push back to the \
+                same images, boxes and labels.
                 """)
+        /// The formats, and how each is made.
+        enum Format: String, CaseIterable {
+            case csv, jsonl
+            case imageFolderZip = "image_folder_zip"
+            case tarGz = "tar_gz"
+            case coco, voc
+
+            /// The layout and archive of an archive format; `nil` for the server's streamed exports.
+            var archive: (DatasetLayout, LayoutArchiveExport.Archive)? {
+                switch self {
+                case .csv, .jsonl: nil
+                case .imageFolderZip: (.imageFolder, .zip)
+                case .tarGz: (.imageFolder, .tarGz)
+                case .coco: (.coco, .zip)
+                case .voc: (.voc, .zip)
+                }
+            }
+        }
         @Argument var path: String
-        @Option(help: "csv, jsonl or image_folder_zip.") var format: String = "jsonl"
+        @Option(help: "csv, jsonl, image_folder_zip, tar_gz (an image folder), coco or voc (zips).") var format: String = "jsonl"
         @Option(name: [.short, .customLong("output-file")], help: "Where to write it.") var outputFile: String
         func run() async throws {
             let path = try Path(path, allowVersion: true)
-            guard let format = DataFormat(rawValue: format), [.csv, .jsonl, .imageFolderZip].contains(format) else {
-                throw ValidationError("--format must be csv, jsonl or image_folder_zip")
+            guard let format = Format(rawValue: format) else {
+                throw ValidationError("--format must be one of: \(Format.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             try await runClient {
                 let configuration = try ClientConfiguration.load()
                 let client = SlipwayAPIClient(baseURL: configuration.url, token: configuration.token)
-                if format == .imageFolderZip {
-                    let summary = try await ImageFolderZipExport(client: client, path: path).write(to: outputFile)
+                if let (layout, archive) = format.archive {
+                    let summary = try await LayoutArchiveExport(client: client, path: path, layout: layout, archive: archive).write(to: outputFile)
                     print("Wrote \(outputFile): version \(summary.detail.version.number), \(summary.files) images.")
                     return
                 }
