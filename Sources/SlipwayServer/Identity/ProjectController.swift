@@ -39,7 +39,8 @@ struct ProjectController: Sendable {
             in: access.namespace, name: name, description: body.description ?? "", by: access.caller.auditActor)
         // Whoever makes a project maintains it, and so sees its private datasets (a job's token makes none of its own).
         if access.caller.jobScope == nil, !access.role.includes(.maintainer) {
-            _ = try await store.projects.setMember(access.caller.user, role: .maintainer, in: project, namespace: access.namespace, by: .system)
+            _ = try await store.projects.setMember(
+                access.caller.user, role: .maintainer, in: project, namespace: access.namespace, by: access.caller.auditActor)
         }
         return project
     }

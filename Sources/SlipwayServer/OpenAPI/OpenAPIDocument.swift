@@ -180,7 +180,7 @@ enum OpenAPIDocument {
             summary: "A dataset's versions, newest first", tag: "data", success: (200, "DatasetVersionList")),
         .init(
             method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions",
-            summary: "Import an uploaded CSV or JSON Lines file as the next version (developer)", tag: "data",
+            summary: "Import an uploaded CSV, JSON Lines, image-folder zip or tar(.gz) file as the next version (developer)", tag: "data",
             request: "CreateVersionRequest", success: (201, "VersionDetail")),
         .init(
             method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}",
