@@ -9,7 +9,7 @@ Measures, against a real `slipway serve` on this machine (SQLite, local disk):
   * the server's peak memory (VmHWM, reset before each import) during each import, and the CLI's;
   * bytes and blobs written by re-pushing everything unchanged (the target is 0).
 
-Defaults are the issue's sizes: a 1M-row CSV and 2000 images of 512 KiB (1 GiB).
+Defaults are the issue's sizes: a 1M-row CSV and 2000 decodable PNGs of about 512 KiB (1 GiB).
 Usage: python3 benchmarks/data_import.py [--rows 1000000] [--images 2000] [--image-kib 512] [--build release|debug]
 """
 
@@ -67,6 +67,21 @@ def timed(label, command, env):
 def client_peak_mib():
     import resource
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def png_image(width: int, height: int) -> bytes:
+    """A decodable RGB PNG of random pixels: a real header (IHDR with the size) and stored (level 0) zlib data, so
+    making a gigabyte of them is cheap and, like photos, they do not compress."""
+    import struct
+    import zlib
+
+    raw = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 0)) + chunk(b"IEND", b""))
 
 
 def raw_copy_seconds(source: Path, target: Path):
@@ -130,12 +145,16 @@ def main():
         push = timed("CSV push", [binary, "dataset", "push", "bench/p/table", str(table), "--id-column", "id", "--label-column", "label"], env)
         csv_rss = peak_rss_mib(server.pid)
 
-        # An image folder of --images files in 10 classes (random bytes behind a PNG signature; content is what is moved).
+        # An image folder of --images decodable PNGs of about --image-kib KiB each, in 10 classes, of varied sizes.
         folder = work / "images"
+        sizes = {}
         for i in range(args.images):
             label_dir = folder / f"class{i % 10}"
             label_dir.mkdir(parents=True, exist_ok=True)
-            (label_dir / f"{i:06}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(args.image_kib * 1024))
+            width = 200 + i % 113
+            height = max(1, args.image_kib * 1024 // (width * 3 + 1))
+            sizes[f"class{i % 10}/{i:06}"] = (width, height)
+            (label_dir / f"{i:06}.png").write_bytes(png_image(width, height))
         _, folder_bytes = tree_bytes(folder)
         folder_copy = raw_copy_seconds(folder, work / "images-copy")
         reset_peak_rss(server.pid)
@@ -154,6 +173,13 @@ def main():
             seconds = timed(f"{name} push", [binary, "dataset", "push", dataset, str(archive)], env)
             archives[name] = (archive, archive_copy, seconds, peak_rss_mib(server.pid), dataset)
 
+        # The server read each image's real width and height from its header.
+        import json as json_module
+        detail = json_module.loads(cli("dataset", "show", "bench/p/images", "--output", "json").stdout)
+        width_stats = detail["manifest"]["statistics"]["fields"]["width"]
+        sizes_read = (width_stats["minimum"], width_stats["maximum"]) == (
+            min(w for w, _ in sizes.values()), max(w for w, _ in sizes.values()))
+
         blobs = data_dir / "blobs"
         before = tree_bytes(blobs)
         repush_table = timed("CSV re-push", [binary, "dataset", "push", "bench/p/table", str(table), "--id-column", "id", "--label-column", "label"], env)
@@ -164,12 +190,14 @@ def main():
         client_rss = client_peak_mib()
 
         mib = 1024 * 1024
-        print(f"\nSlipway data import benchmark ({args.build} build, {os.cpu_count()} cores)")
+        build = f"binary {binary}" if args.binary else f"{args.build} build"
+        print(f"\nSlipway data import benchmark ({build}, {os.cpu_count()} cores)")
         print(f"CSV, {args.rows:,} rows, {size / mib:.1f} MiB:")
         print(f"  raw copy      {copy:8.2f} s  {size / mib / copy:9.1f} MiB/s")
         print(f"  slipway push  {push:8.2f} s  {size / mib / push:9.1f} MiB/s  {args.rows / push:12,.0f} rows/s  ratio {push / copy:6.1f}x the copy time")
         print(f"  server peak memory during the import: {csv_rss:.0f} MiB")
-        print(f"Image folder, {args.images:,} files, {folder_bytes / mib:.1f} MiB:")
+        print(f"Image folder, {args.images:,} PNG files, {folder_bytes / mib:.1f} MiB (widths and heights read from the headers: "
+              f"{'yes' if sizes_read else 'NO'}):")
         print(f"  raw copy      {folder_copy:8.2f} s  {folder_bytes / mib / folder_copy:9.1f} MiB/s")
         print(f"  slipway push  {image_push:8.2f} s  {folder_bytes / mib / image_push:9.1f} MiB/s  ratio {image_push / folder_copy:6.1f}x the copy time")
         print(f"  server peak memory during the import: {image_rss:.0f} MiB")

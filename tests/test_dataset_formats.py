@@ -1,5 +1,6 @@
 """Annotated image layouts end to end: COCO and Pascal VOC folders pushed by the CLI and pulled back (also from one
-format into the other), and an image folder exported as a zip that pushes back to the same records."""
+format into the other), and exports — an image folder as a zip or a tar.gz, COCO and VOC folders as zips — that push
+back to the same records."""
 
 import json
 import xml.etree.ElementTree as ElementTree
@@ -232,6 +233,74 @@ def test_image_folder_exported_as_a_zip_pushes_back_unchanged(server, slipway_bi
     result = run(slipway_bin, home, "dataset", "pull", "zoo/pets/animals@2", str(pulled), "--layout", "image_folder")
     assert result.returncode == 0, result.stderr
     assert {str(p.relative_to(pulled)) for p in pulled.rglob("*") if p.is_file()} == set(images)
+
+
+def test_image_folder_exported_as_a_tar_gz_pushes_back_unchanged(server, slipway_bin, tmp_path):
+    import gzip
+    import tarfile
+
+    home = login(server, slipway_bin, tmp_path, "zoo/pets/animals", "image_classification")
+    folder = tmp_path / "animals"
+    images = {}
+    for label, count in (("cats", 2), ("dogs", 2)):
+        (folder / label).mkdir(parents=True)
+        for index in range(count):
+            images[f"{label}/{index:03}.png"] = png(9 + index, 7, seed=index * 5 + len(label))
+            (folder / label / f"{index:03}.png").write_bytes(images[f"{label}/{index:03}.png"])
+    # A name over 100 bytes goes in a pax header.
+    long_name = "cats/" + "a-very-long-file-name-" * 5 + "x.png"
+    images[long_name] = png(6, 6, seed=42)
+    (folder / long_name).write_bytes(images[long_name])
+    assert run(slipway_bin, home, "dataset", "push", "zoo/pets/animals", str(folder)).returncode == 0
+
+    archive = tmp_path / "animals.tar.gz"
+    exported = run(slipway_bin, home, "dataset", "export", "zoo/pets/animals@1", "--format", "tar_gz", "-o", str(archive))
+    assert exported.returncode == 0, exported.stderr
+    assert archive.read_bytes()[:2] == b"\x1f\x8b", "gzip-compressed"
+    gzip.decompress(archive.read_bytes())  # the gzip stream is complete and its checksum right
+    with tarfile.open(archive, "r:gz") as opened:
+        members = [member for member in opened.getmembers() if member.isfile()]
+        assert {member.name for member in members} == set(images)
+        assert all(opened.extractfile(member).read() == images[member.name] for member in members)
+        assert [member.name for member in members] == sorted(member.name for member in members), "a stable order"
+
+    pushed = run(slipway_bin, home, "dataset", "push", "zoo/pets/animals", str(archive), "--output", "json")
+    assert pushed.returncode == 0, pushed.stderr
+    assert json.loads(pushed.stdout)["version"]["number"] == 2
+    changes = diff(slipway_bin, home, "zoo/pets/animals", 1, 2)
+    assert (changes["added"], changes["removed"], changes["changed"], changes["unchanged"]) == (0, 0, 0, 5)
+    # The same version exports to the same bytes.
+    again = tmp_path / "again.tar.gz"
+    assert run(slipway_bin, home, "dataset", "export", "zoo/pets/animals@2", "--format", "tar_gz", "-o", str(again)).returncode == 0
+    assert gzip.decompress(again.read_bytes()) == gzip.decompress(archive.read_bytes())
+
+
+def test_coco_and_voc_exports_are_zips_that_push_back_to_the_same_boxes(server, slipway_bin, tmp_path):
+    home = login(server, slipway_bin, tmp_path, "vision/street/objects", "object_detection")
+    folder = tmp_path / "coco"
+    images = write_coco(folder)
+    assert run(slipway_bin, home, "dataset", "push", "vision/street/objects", str(folder)).returncode == 0
+
+    for layout, image_folder in (("coco", "images"), ("voc", "JPEGImages")):
+        archive = tmp_path / f"objects-{layout}.zip"
+        exported = run(slipway_bin, home, "dataset", "export", "vision/street/objects@1", "--format", layout, "-o", str(archive))
+        assert exported.returncode == 0, exported.stderr
+        unpacked = tmp_path / f"unpacked-{layout}"
+        with zipfile.ZipFile(archive) as opened:
+            opened.extractall(unpacked)
+        for name, data in images.items():
+            assert (unpacked / image_folder / name).read_bytes() == data
+        boxes, sizes = coco_boxes(unpacked / "annotations.json") if layout == "coco" else voc_boxes(unpacked)
+        assert boxes == expected_boxes()
+        assert sizes == {name: (width, height) for name, (width, height, _) in IMAGES.items()}
+        pushed = run(slipway_bin, home, "dataset", "push", "vision/street/objects", str(unpacked), "--output", "json")
+        assert pushed.returncode == 0, pushed.stderr
+        number = json.loads(pushed.stdout)["version"]["number"]
+        changes = diff(slipway_bin, home, "vision/street/objects", 1, number)
+        assert (changes["added"], changes["removed"], changes["changed"], changes["unchanged"]) == (0, 0, 0, 3), layout
+
+    unknown = run(slipway_bin, home, "dataset", "export", "vision/street/objects@1", "--format", "rar", "-o", str(tmp_path / "x"))
+    assert unknown.returncode != 0 and "tar_gz" in unknown.stderr and "coco" in unknown.stderr
 
 
 def test_push_names_what_is_wrong_with_an_annotated_folder(server, slipway_bin, tmp_path):

@@ -194,3 +194,51 @@ def test_cli_pushes_an_image_folder_with_classes_sizes_and_deduplicated_uploads(
     assert (target / "files" / "dogs" / "same-as-cat.png").read_bytes() == images["cats/000"]
     again = run(slipway_bin, home, "dataset", "pull", "zoo/pets/animals@1", str(target))
     assert again.returncode == 0 and "downloading" not in again.stderr, "files already present are not fetched again"
+
+
+def test_cli_manages_project_members_and_dataset_visibility(server, api, slipway_bin):
+    import os
+    import subprocess
+
+    from conftest import login_token
+
+    def cli(*args):
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+        environment.update({"SLIPWAY_URL": server.url, "SLIPWAY_TOKEN": api.token, "HOME": "/nonexistent"})
+        return subprocess.run([slipway_bin, *args], capture_output=True, text=True, env=environment, timeout=60)
+
+    assert api.post("/namespaces", json={"name": "lab"}).status_code == 201
+    assert api.post("/namespaces/lab/projects", json={"name": "faces"}).status_code == 201
+    tokens = {}
+    for user in ("alice", "bob"):
+        assert api.post("/users", json={"username": user, "password": f"password-{user}"}).status_code == 201
+        assert api.put(f"/namespaces/lab/members/{user}", json={"role": "viewer"}).status_code == 200
+        tokens[user] = login_token(server.url, user, f"password-{user}")
+    created = cli("dataset", "create", "lab/faces/portraits", "--task", "unlabeled")
+    assert created.returncode == 0, created.stderr
+    url = server.url + "/api/v1/namespaces/lab/projects/faces/datasets/portraits"
+
+    def status(user):
+        return requests.get(url, headers={"Authorization": f"Bearer {tokens[user]}"}, timeout=30).status_code
+
+    assert (status("alice"), status("bob")) == (404, 404), "private: neither is in the project"
+    added = cli("project", "member", "add", "lab/faces", "alice", "--role", "viewer")
+    assert added.returncode == 0, added.stderr
+    assert (status("alice"), status("bob")) == (200, 404)
+    members = cli("project", "member", "list", "lab/faces")
+    assert "alice" in members.stdout and "viewer" in members.stdout
+
+    shown = cli("dataset", "visibility", "lab/faces/portraits")
+    assert shown.returncode == 0 and "private" in shown.stdout
+    widened = cli("dataset", "visibility", "lab/faces/portraits", "namespace")
+    assert widened.returncode == 0, widened.stderr
+    assert (status("alice"), status("bob")) == (200, 200)
+    bad = cli("dataset", "visibility", "lab/faces/portraits", "everyone")
+    assert bad.returncode != 0 and "private, namespace or public" in bad.stderr
+
+    assert cli("dataset", "visibility", "lab/faces/portraits", "private").returncode == 0
+    removed = cli("project", "member", "remove", "lab/faces", "alice")
+    assert removed.returncode == 0, removed.stderr
+    assert (status("alice"), status("bob")) == (404, 404)
+    outsider = cli("project", "member", "add", "lab/faces", "nobody-here")
+    assert outsider.returncode != 0 and "does not exist" in outsider.stderr

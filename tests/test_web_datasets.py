@@ -38,6 +38,16 @@ def test_dataset_page_shows_versions_statistics_records_and_diff(browser, server
     assert sorted(bar.find_element(By.CLASS_NAME, "bar-label").text for bar in bars) == ["setosa", "versicolor", "virginica"]
     assert "length" in browser.find_element(By.ID, "fields").text
 
+    # The visibility control changes who sees the dataset, as the API does.
+    assert "private" in browser.find_element(By.TAG_NAME, "h1").text
+    from selenium.webdriver.support.ui import Select
+    Select(browser.find_element(By.CSS_SELECTOR, "#visibility-form select")).select_by_value("public")
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, "#visibility-form button").click()
+    wait_for_page(browser, page)
+    assert "public" in browser.find_element(By.TAG_NAME, "h1").text
+    assert api.get(base).json()["visibility"] == "public"
+
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "#diff-form button").click()
     wait_for_page(browser, page)

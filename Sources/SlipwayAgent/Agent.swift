@@ -137,6 +137,7 @@ public actor Agent {
     private func finished(_ id: UUID) {
         running[id] = nil
         sent[id] = nil
+        for task in pendingReports.removeValue(forKey: id) ?? [] { task.cancel() }
     }
 
     private func wasStopped(_ id: UUID) -> Bool { running[id]?.stopRequested ?? true }
@@ -167,7 +168,9 @@ public actor Agent {
         environment["SLIPWAY_OUTPUT_DIR"] = output.path
         environment["SLIPWAY_NAMESPACE"] = assignment.namespace
         environment["SLIPWAY_PROJECT"] = assignment.project
+        // The indices are nvidia-smi's, which number GPUs by PCI bus; CUDA numbers them fastest first unless told.
         environment["CUDA_VISIBLE_DEVICES"] = assignment.gpuDevices.map(String.init).joined(separator: ",")
+        environment["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
 
         // The attempt's own token: MLflow and the Slipway CLI inside the job act with it, and so does the agent
         // for the job's code, inputs and outputs.
@@ -303,7 +306,8 @@ public actor Agent {
             await flush(log, job: id)
             return
         }
-        // The output folder becomes the run's artifacts, whatever the ending: a failed job's partial output helps too.
+        // The output folder becomes the run's artifacts when the job succeeded or failed (a failed job's partial
+        // output helps too); a cancelled or moved attempt returned above, its token already dead.
         var uploadProblem: String?
         do {
             let uploaded = try await workspace.uploadOutputs()
@@ -333,13 +337,52 @@ public actor Agent {
         }
     }
 
+    /// Reports a job's state. A final state is delivered before this returns (retried until the server takes or
+    /// refuses it, while the job stays in the heartbeat's list so the server does not take it for lost), and
+    /// supersedes intermediate reports still undelivered: the server accepts a direct jump to a final state.
+    /// An intermediate state (preparing, running) is delivered in the background, in order, so a server out of
+    /// reach does not hold up the job or its limits.
     private func report(_ assignment: JobAssignment, _ state: JobState, _ reason: String, exitCode: Int? = nil) async {
-        do {
-            try await client.sendIgnoringResponse(
-                .POST, "/agents/jobs/\(assignment.jobId.uuidString)/state",
-                body: JobStateReport(attempt: assignment.attempt, state: state, reason: reason, exitCode: exitCode))
-        } catch {
-            logger.warning("reporting job \(assignment.jobId) as \(state.rawValue) failed: \(error)")
+        let id = assignment.jobId
+        let body = JobStateReport(attempt: assignment.attempt, state: state, reason: reason, exitCode: exitCode)
+        let delivery = reportDelivery(for: id)
+        let earlier = pendingReports[id] ?? []
+        let logger = self.logger
+        if state.isFinal {
+            pendingReports[id] = nil
+            for task in earlier { task.cancel() }
+            for task in earlier { await task.value }
+            Self.log(await delivery.deliver(body), of: body, job: id, logger: logger)
+        } else {
+            let previous = earlier.last
+            let task = Task {
+                await previous?.value
+                Self.log(await delivery.deliver(body), of: body, job: id, logger: logger)
+            }
+            pendingReports[id, default: []].append(task)
+        }
+    }
+
+    /// Intermediate reports of each job still being delivered, oldest first.
+    private var pendingReports: [UUID: [Task<Void, Never>]] = [:]
+
+    private func reportDelivery(for id: UUID) -> StateReportDelivery {
+        let client = self.client
+        return StateReportDelivery(send: { report in
+            try await client.sendIgnoringResponse(.POST, "/agents/jobs/\(id.uuidString)/state", body: report)
+        })
+    }
+
+    private static func log(_ outcome: StateReportDelivery.Outcome, of report: JobStateReport, job: UUID, logger: Logger) {
+        switch outcome {
+        case .accepted(let failures) where failures > 0:
+            logger.info("reported job \(job) as \(report.state.rawValue) after \(failures) failed tries")
+        case .accepted:
+            break
+        case .refused(let status, let code, let message):
+            logger.warning("the server refused job \(job) as \(report.state.rawValue): \(message) (\(status) \(code))")
+        case .abandoned:
+            logger.debug("stopped reporting job \(job) as \(report.state.rawValue)")
         }
     }
 

@@ -17,10 +17,19 @@ public enum NodeProbe {
         )
     }
 
-    /// `nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits`, parsed.
-    static func nvidiaGPUs() -> [GPUDevice] {
-        let candidates = ["/usr/bin/nvidia-smi", "/usr/local/bin/nvidia-smi", "/bin/nvidia-smi"]
-        guard let tool = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return [] }
+    /// Where drivers put `nvidia-smi` when it is not on `PATH` (a service started with a short `PATH`).
+    static let usualNvidiaSMIPaths = ["/usr/bin/nvidia-smi", "/usr/local/bin/nvidia-smi", "/usr/local/nvidia/bin/nvidia-smi", "/bin/nvidia-smi"]
+
+    /// The `nvidia-smi` to run: the first on `PATH` (as a shell finds it), else one of the usual places; `nil` when none.
+    static func nvidiaSMI(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        let onPath = (environment["PATH"] ?? "").split(separator: ":").map { String($0) + "/nvidia-smi" }
+        return (onPath + usualNvidiaSMIPaths).first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The GPUs `nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits` lists; none when the
+    /// tool is missing or fails (a machine without NVIDIA GPUs or driver).
+    static func nvidiaGPUs(environment: [String: String] = ProcessInfo.processInfo.environment) -> [GPUDevice] {
+        guard let tool = nvidiaSMI(environment: environment) else { return [] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = ["--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"]
@@ -63,12 +72,18 @@ public enum NodeProbe {
         return address.contains(":") ? "[\(address)]" : address
     }
 
-    /// Lines of `index, name, memory MiB`.
+    /// Lines of `index, name, memory` as `nvidia-smi`'s CSV query prints them: memory in MiB, with or without the
+    /// ` MiB` unit; a header line, blank lines and lines that are not a GPU are skipped. A GPU whose memory the
+    /// driver does not report (`[N/A]`) is kept with 0 bytes. Sorted by index.
     public static func parseNvidiaSMI(_ text: String) -> [GPUDevice] {
-        text.split(whereSeparator: \.isNewline).compactMap { line in
-            let parts = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count >= 3, let index = Int(parts[0]), let mebibytes = Double(parts[2]) else { return nil }
-            return GPUDevice(index: index, model: parts[1], memoryBytes: Int64(mebibytes * 1_048_576))
-        }
+        text.split(whereSeparator: \.isNewline).compactMap { line -> GPUDevice? in
+            let parts = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count >= 3, let index = Int(parts[0]), index >= 0 else { return nil }
+            let name = parts[1..<parts.count - 1].joined(separator: ",")
+            var memory = parts[parts.count - 1]
+            if memory.hasSuffix("MiB") { memory = String(memory.dropLast(3)).trimmingCharacters(in: .whitespaces) }
+            let mebibytes = Double(memory).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } ?? 0
+            return GPUDevice(index: index, model: name, memoryBytes: Int64(mebibytes) * 1_048_576)
+        }.sorted { $0.index < $1.index }
     }
 }

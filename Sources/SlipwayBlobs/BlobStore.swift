@@ -29,11 +29,19 @@ public protocol BlobStore: Sendable {
     /// Every stored blob, in no particular order, produced as the store is walked.
     func list() -> AsyncThrowingStream<BlobInfo, any Error>
 
-    /// Deletes the blobs `isReferenced` says nothing uses, sparing those stored less than `grace` ago
-    /// so that an upload in flight (blobs stored, version not yet committed) loses nothing.
+    /// Deletes the blobs `isReferenced` says nothing uses, sparing those stored less than `grace` ago so that an
+    /// upload in flight (blobs stored, version not yet committed) loses nothing.
+    ///
+    /// `isReferenced` is asked with the blob's last store time (a re-store or ``retain(_:)`` refreshes it) while the
+    /// blob is locked against writers, so a writer that stores or retains the blob meanwhile is never undone:
+    /// either it finds the blob gone and stores it again, or the question sees its fresh time.
     func collectGarbage(
-        grace: Duration, isReferenced: @Sendable (BlobDigest) async throws -> Bool
+        grace: Duration, isReferenced: @Sendable (BlobDigest, _ storedAt: Date) async throws -> Bool
     ) async throws -> BlobCollectionReport
+
+    /// Marks a stored blob as stored now, as storing its content again would, so that a collection running now spares
+    /// it (an import that will reference a blob uploaded long ago). - Returns: false when the store has no such blob.
+    func retain(_ digest: BlobDigest) async throws -> Bool
 }
 
 extension BlobStore {

@@ -142,33 +142,43 @@ public struct FileBlobStore: BlobStore {
     }
 
     public func collectGarbage(
-        grace: Duration, isReferenced: @Sendable (BlobDigest) async throws -> Bool
+        grace: Duration, isReferenced: @Sendable (BlobDigest, _ storedAt: Date) async throws -> Bool
     ) async throws -> BlobCollectionReport {
-        enum Outcome: Sendable { case deleted, young, gone }
+        enum Outcome: Sendable { case deleted, young, kept, gone }
         var report = BlobCollectionReport()
         let graceSeconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         for try await blob in list() {
-            if try await isReferenced(blob.digest) { continue }
             let path = path(of: blob.digest)
-            let outcome = try await locks.withLock(blob.digest) {
-                // Checked under the lock: a writer that stored or re-stored this content just now refreshed its time.
-                try await threadPool.runIfActive { () -> Outcome in
-                    guard let status = BlobFileIO.status(path) else { return .gone }
-                    guard Date().timeIntervalSince1970 - status.modified >= graceSeconds else { return .young }
-                    return BlobFileIO.remove(path) ? .deleted : .gone
-                }
+            // Decided under the lock: a writer that stored or retained this content just now refreshed its time, and one
+            // that comes after finds it gone and stores it again.
+            let outcome = try await locks.withLock(blob.digest) { () -> Outcome in
+                guard let status = try await threadPool.runIfActive({ BlobFileIO.status(path) }) else { return .gone }
+                if try await isReferenced(blob.digest, Date(timeIntervalSince1970: status.modified)) { return .kept }
+                guard Date().timeIntervalSince1970 - status.modified >= graceSeconds else { return .young }
+                return try await threadPool.runIfActive { BlobFileIO.remove(path) } ? .deleted : .gone
             }
             switch outcome {
             case .deleted:
                 report.deleted.append(blob.digest)
                 report.freedBytes += blob.size
             case .young: report.keptYoung += 1
-            case .gone: break
+            case .kept, .gone: break
             }
         }
         let temporaryFolder = temporaryFolder
         try await threadPool.runIfActive { Self.removeTemporaryFiles(in: temporaryFolder, olderThan: Self.staleTemporaryFileAge) }
         return report
+    }
+
+    public func retain(_ digest: BlobDigest) async throws -> Bool {
+        let path = path(of: digest)
+        return try await locks.withLock(digest) {
+            try await threadPool.runIfActive {
+                guard BlobFileIO.status(path)?.isRegularFile == true else { return false }
+                BlobFileIO.touch(path)
+                return true
+            }
+        }
     }
 
     /// Removes the temporary files in `folder` last written more than `age` seconds ago.

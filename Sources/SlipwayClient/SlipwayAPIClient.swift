@@ -20,6 +20,12 @@ public struct APIClientError: Error, CustomStringConvertible, Sendable {
     public var message: String
 
     public var description: String { status == 0 ? message : "\(message) (\(status) \(code))" }
+
+    public init(status: Int, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
 }
 
 /// A typed client of Slipway's REST API (`/api/v1`), authenticated by an API token.

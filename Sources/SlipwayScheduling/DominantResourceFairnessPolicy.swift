@@ -10,7 +10,8 @@ import Foundation
 ///    where all its tasks can start earliest, judged from running jobs' expected ends. Until then other jobs
 ///    use those nodes only where they cannot delay it — they fit beside the held room, or their runtime
 ///    bound says they end before the reservation starts (EASY backfilling); a job with no runtime bound
-///    never counts as ending early. Reservations of the snapshot's ``SchedulingSnapshot/previousReservations``
+///    never counts as ending early. When the work holding the room has no known end either, the room is held
+///    until it ends, and only jobs fitting beside the held room use those nodes meanwhile. Reservations of the snapshot's ``SchedulingSnapshot/previousReservations``
 ///    are renewed before anything else, on the same nodes while those can still start the job as early as
 ///    promised, so a promise holds from one decision to the next.
 /// 2. **Fair share.** Repeatedly, the namespace with the smallest weighted dominant share — the largest
@@ -96,7 +97,7 @@ public struct DominantResourceFairnessPolicy: SchedulingPolicy {
                         reason.code, "\(reason.message); the nodes that could hold it are reserved for other starving jobs")
                 } else {
                     decision.waiting[job.id] = WaitReason(
-                        reason.code, "\(reason.message); no reservation can be made: the end of the work holding the room is not known")
+                        reason.code, "\(reason.message); no reservation can be made on the nodes other reservations leave")
                 }
             }
         }

@@ -44,17 +44,20 @@ public struct Placement: Sendable, Hashable, Codable {
 }
 
 /// Room held for a job that waited past the starvation bound: from now until `expectedStart`, other jobs
-/// use the reserved nodes only if they end before it or fit beside it.
+/// use the reserved nodes only if they end before it or fit beside it. When the work on those nodes has no
+/// known end (`expectedStart` is `nil`), the job starts when that work ends, and until then other jobs use
+/// the nodes only if they fit beside the held room.
 public struct Reservation: Sendable, Hashable, Codable {
     public var jobID: String
-    /// When the reserved room is expected to be free (from running jobs' expected ends).
-    public var expectedStart: Double
+    /// When the reserved room is expected to be free (from running jobs' expected ends); `nil` when some of the
+    /// work holding it has no known end.
+    public var expectedStart: Double?
     /// The nodes held and what is held on each.
     public var nodes: [ReservedNode]
     /// A sentence for people: how long the job waited and where it will start.
     public var reason: String
 
-    public init(jobID: String, expectedStart: Double, nodes: [ReservedNode], reason: String) {
+    public init(jobID: String, expectedStart: Double?, nodes: [ReservedNode], reason: String) {
         self.jobID = jobID
         self.expectedStart = expectedStart
         self.nodes = nodes

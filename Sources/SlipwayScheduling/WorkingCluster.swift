@@ -15,6 +15,8 @@ struct WorkingCluster {
     /// Room a reservation holds on a node until it starts.
     struct HeldRoom {
         var jobID: String
+        /// When the reserved job is expected to start; infinite when the work holding the room has no known end,
+        /// so no job counts as ending before it.
         var start: Double
         /// What stays free at `start` beside the reserved room: a task that would still run then must fit in it.
         var spare: Resources
@@ -173,7 +175,7 @@ struct WorkingCluster {
         for node in nodes {
             let room = free[node]
             guard task.fits(in: room) else { continue }
-            if heldCount > 0, let hold = held[node], hold.jobID != owner, !(end.map { $0 <= hold.start } ?? false), !task.fits(in: hold.spare) {
+            if heldCount > 0, let hold = held[node], hold.jobID != owner, !hold.endsBefore(end), !task.fits(in: hold.spare) {
                 continue
             }
             if choice == .firstFit { return node }
@@ -193,7 +195,7 @@ struct WorkingCluster {
         freeDevices[node].removeFirst(devices.count)
         imbalance[node] = balance[node].imbalance(leftover: free[node])
         if let end { releases[node].append((end, task)) }
-        if let hold = held[node], hold.jobID != owner, !(end.map { $0 <= hold.start } ?? false) {
+        if let hold = held[node], hold.jobID != owner, !hold.endsBefore(end) {
             held[node]?.spare = hold.spare - task
         }
         return devices
@@ -235,7 +237,12 @@ struct WorkingCluster {
     /// expected ends; nodes already holding a reservation are left out. When the previous decision reserved
     /// room for the job and those nodes can still start it no later than promised, they are kept, so a
     /// reservation does not move onto nodes another starving job was promised.
-    /// - Returns: the reservation, or `nil` when no known end frees enough room.
+    ///
+    /// When no known end frees enough room (work without a runtime bound holds it), the room is held anyway on
+    /// the nodes closest to holding the job, until that work ends: other jobs then use those nodes only in the
+    /// room that stays free beside the job, so the job starts as soon as the work there ends instead of
+    /// watching smaller jobs take every room that comes free.
+    /// - Returns: the reservation, or `nil` when the free nodes could never hold the job together.
     mutating func reserve(_ job: QueuedJob, now: Double, previous: Reservation?) -> Reservation? {
         let task = job.resources
         let candidates = eligible(job.nodeSelector).filter { held[$0] == nil && task.fits(in: capacity[$0]) }
@@ -243,11 +250,16 @@ struct WorkingCluster {
         if let previous {
             let promised = Set(previous.nodes.compactMap { index[$0.nodeID] })
             let kept = candidates.filter { promised.contains($0) }
-            if let earliest = earliestRoom(for: job, among: kept, now: now), earliest.start <= previous.expectedStart {
+            if let earliest = earliestRoom(for: job, among: kept, now: now), earliest.start <= previous.expectedStart ?? .infinity {
                 found = earliest
+            } else if previous.expectedStart == nil, earliestRoom(for: job, among: candidates, now: now) == nil {
+                found = roomWhenWorkEnds(for: job, among: kept)
             }
         }
-        guard let (start, room, fitting) = found ?? earliestRoom(for: job, among: candidates, now: now) else { return nil }
+        guard
+            let (start, room, fitting) = found ?? earliestRoom(for: job, among: candidates, now: now)
+                ?? roomWhenWorkEnds(for: job, among: candidates)
+        else { return nil }
         var remaining = job.taskCount
         var reserved: [ReservedNode] = []
         let chosen = fitting.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
@@ -261,10 +273,49 @@ struct WorkingCluster {
         }
         let waited = durationText(now - job.submittedAt)
         let names = reserved.map(\.nodeID).joined(separator: ", ")
+        guard start.isFinite else {
+            return Reservation(
+                jobID: job.id, expectedStart: nil, nodes: reserved,
+                reason: "waited \(waited), past the starvation bound: room held on \(names), to start when the work there ends "
+                    + "(it has no maximum runtime, so when is not known); other jobs use those nodes only beside it")
+        }
         let when = start <= now ? "now" : "in about \(durationText(start - now))"
         return Reservation(
             jobID: job.id, expectedStart: start, nodes: reserved,
             reason: "waited \(waited), past the starvation bound: room held on \(names), expected to start \(when)")
+    }
+
+    /// The nodes to hold for `job` when no known end frees room for it: those that could hold the most of its
+    /// tasks now, then those missing the least room, until their capacity holds every task. Each node's room
+    /// "then" is its whole capacity (the work there has ended), and the start is infinite.
+    private func roomWhenWorkEnds(for job: QueuedJob, among nodes: [Int]) -> (start: Double, room: [Int: Resources], fitting: [Int: Int])? {
+        let task = job.resources
+        func shortfall(_ node: Int) -> Double {
+            let room = free[node]
+            func part(_ wanted: Int64, _ have: Int64, _ total: Int64) -> Double {
+                total > 0 ? Double(max(0, wanted - have)) / Double(total) : 0
+            }
+            return max(
+                part(task.cpuMillicores, room.cpuMillicores, capacity[node].cpuMillicores),
+                part(task.memoryBytes, room.memoryBytes, capacity[node].memoryBytes),
+                part(Int64(task.gpu), Int64(room.gpu), Int64(capacity[node].gpu)))
+        }
+        let ranked = nodes.map { (node: $0, now: free[$0].copies(of: task), shortfall: shortfall($0)) }.sorted {
+            if $0.now != $1.now { return $0.now > $1.now }
+            if $0.shortfall != $1.shortfall { return $0.shortfall < $1.shortfall }
+            return $0.node < $1.node
+        }
+        var room: [Int: Resources] = [:]
+        var fitting: [Int: Int] = [:]
+        var total = 0
+        for entry in ranked where total < job.taskCount {
+            let count = min(job.taskCount - total, capacity[entry.node].copies(of: task))
+            guard count > 0 else { continue }
+            room[entry.node] = capacity[entry.node]
+            fitting[entry.node] = count
+            total += count
+        }
+        return total >= job.taskCount ? (.infinity, room, fitting) : nil
     }
 
     /// Whether the nodes no reservation holds could never hold `job` (so it waits for reservations to be used,
@@ -318,6 +369,15 @@ struct WorkingCluster {
             if total >= job.taskCount { return (max(now, time), room, fitting) }
         }
         return nil
+    }
+}
+
+extension WorkingCluster.HeldRoom {
+    /// Whether a task ending at `end` gives its room back before the reserved job starts (never when either
+    /// time is unknown).
+    func endsBefore(_ end: Double?) -> Bool {
+        guard let end, start.isFinite else { return false }
+        return end <= start
     }
 }
 

@@ -9,7 +9,7 @@ struct DatasetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset", abstract: "Manage datasets and their immutable versions.",
         subcommands: [
-            List.self, Create.self, Push.self, Pull.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
+            List.self, Create.self, Visibility.self, Push.self, Pull.self, Versions.self, Show.self, Diff.self, Export.self, Search.self,
             DatasetDraftCommand.self, DatasetRecordCommand.self, DatasetCommitCommand.self, Deprecate.self, Archive.self, Delete.self,
             GC.self,
         ])
@@ -86,14 +86,14 @@ struct DatasetCommand: AsyncParsableCommand {
         @Argument var path: String
         @Option(help: "One of: \(TaskType.allCases.map(\.rawValue).joined(separator: ", ")).") var task: String
         @Option(help: "What the data is.") var description: String?
-        @Option(help: "private, namespace or public.") var visibility: String = "private"
+        @Option(help: "private (the project's members and the namespace's maintainers), namespace or public.") var visibility: String = "private"
         @OptionGroup var options: ClientOptions
         func run() async throws {
             let path = try Path(path)
             guard let task = TaskType(rawValue: task) else {
                 throw ValidationError("--task must be one of: \(TaskType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard let visibility = Visibility(rawValue: visibility) else {
+            guard let visibility = SlipwayDomain.Visibility(rawValue: visibility) else {
                 throw ValidationError("--visibility must be private, namespace or public")
             }
             try await runClient {
@@ -104,6 +104,41 @@ struct DatasetCommand: AsyncParsableCommand {
                 try options.print(
                     dataset, headers: ["NAME", "TASK", "VISIBILITY"],
                     rows: [[dataset.name.value, dataset.taskType.rawValue, dataset.visibility.rawValue]])
+            }
+        }
+    }
+
+    /// `slipway dataset visibility NS/PROJECT/DATASET [private|namespace|public]`.
+    struct Visibility: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or change who sees a dataset (maintainers change it).",
+            discussion: """
+                private: the project's members and the namespace's maintainers and owners. namespace: every member of \
+                the namespace. public: every signed-in user (read only).
+                """)
+        @Argument var path: String
+        @Argument(help: "private, namespace or public; without it, the current visibility is shown.") var visibility: String?
+        @OptionGroup var options: ClientOptions
+        func run() async throws {
+            let path = try Path(path)
+            var wanted: SlipwayDomain.Visibility?
+            if let visibility {
+                guard let parsed = SlipwayDomain.Visibility(rawValue: visibility) else {
+                    throw ValidationError("the visibility must be private, namespace or public")
+                }
+                wanted = parsed
+            }
+            try await runClient {
+                let client = try options.client()
+                let dataset =
+                    if let wanted {
+                        try await client.send(.PATCH, path.api, body: UpdateDatasetRequest(visibility: wanted), as: Dataset.self)
+                    } else {
+                        try await client.send(.GET, path.api, as: Dataset.self)
+                    }
+                try options.print(
+                    dataset, headers: ["DATASET", "VISIBILITY"],
+                    rows: [["\(path.namespace)/\(path.project)/\(dataset.name)", dataset.visibility.rawValue]])
             }
         }
     }
@@ -399,24 +434,45 @@ struct DatasetCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a version as CSV, JSON Lines or a zip of an image folder: NAMESPACE/PROJECT/DATASET[@VERSION].",
+            abstract:
+                "Download a version as CSV, JSON Lines, or an archive of an image folder, COCO or Pascal VOC: NAMESPACE/PROJECT/DATASET[@VERSION].",
             discussion: """
-                image_folder_zip holds one sub-folder per class, as `dataset pull --layout image_folder` writes it; \
-                pushing it back gives the same records.
+                image_folder_zip and tar_gz hold one sub-folder per class, as `dataset pull --layout image_folder` writes it; \
+                pushing the archive back gives the same records. coco and voc are zips of the folders `dataset pull --layout \
+                coco|voc` writes (images/ and annotations.json; JPEGImages/ and Annotations/); unpacked, they push back to the \
+                same images, boxes and labels.
                 """)
+        /// The formats, and how each is made.
+        enum Format: String, CaseIterable {
+            case csv, jsonl
+            case imageFolderZip = "image_folder_zip"
+            case tarGz = "tar_gz"
+            case coco, voc
+
+            /// The layout and archive of an archive format; `nil` for the server's streamed exports.
+            var archive: (DatasetLayout, LayoutArchiveExport.Archive)? {
+                switch self {
+                case .csv, .jsonl: nil
+                case .imageFolderZip: (.imageFolder, .zip)
+                case .tarGz: (.imageFolder, .tarGz)
+                case .coco: (.coco, .zip)
+                case .voc: (.voc, .zip)
+                }
+            }
+        }
         @Argument var path: String
-        @Option(help: "csv, jsonl or image_folder_zip.") var format: String = "jsonl"
+        @Option(help: "csv, jsonl, image_folder_zip, tar_gz (an image folder), coco or voc (zips).") var format: String = "jsonl"
         @Option(name: [.short, .customLong("output-file")], help: "Where to write it.") var outputFile: String
         func run() async throws {
             let path = try Path(path, allowVersion: true)
-            guard let format = DataFormat(rawValue: format), [.csv, .jsonl, .imageFolderZip].contains(format) else {
-                throw ValidationError("--format must be csv, jsonl or image_folder_zip")
+            guard let format = Format(rawValue: format) else {
+                throw ValidationError("--format must be one of: \(Format.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             try await runClient {
                 let configuration = try ClientConfiguration.load()
                 let client = SlipwayAPIClient(baseURL: configuration.url, token: configuration.token)
-                if format == .imageFolderZip {
-                    let summary = try await ImageFolderZipExport(client: client, path: path).write(to: outputFile)
+                if let (layout, archive) = format.archive {
+                    let summary = try await LayoutArchiveExport(client: client, path: path, layout: layout, archive: archive).write(to: outputFile)
                     print("Wrote \(outputFile): version \(summary.detail.version.number), \(summary.files) images.")
                     return
                 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import CompressNIO
 import Foundation
+import NIOCore
 import SlipwayClient
 import SlipwayData
 import SlipwayDomain
@@ -213,37 +215,94 @@ struct LayoutReader {
     }
 }
 
-/// Writes a version as a zip of an image folder (one sub-folder per class), the layout `push` reads from a zip.
-struct ImageFolderZipExport {
+/// Writes a version as an archive of one of `dataset pull`'s layouts: an image folder (one sub-folder per class) as
+/// a zip or a tar.gz, which `push` reads back; a COCO or Pascal VOC folder as a zip, which unpacked pushes back.
+struct LayoutArchiveExport {
+    /// The kind of archive written.
+    enum Archive {
+        case zip
+        case tarGz
+    }
+
     let client: SlipwayAPIClient
     let path: DatasetCommand.Path
+    let layout: DatasetLayout
+    let archive: Archive
 
-    /// Pulls the version as an image folder into a temporary folder and zips it to `output` (replacing it).
+    /// Pulls the version in the layout into a temporary folder and archives it to `output` (replacing it).
     func write(to output: String) async throws -> VersionPull.Summary {
         let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: workspace) }
-        let summary = try await VersionPull(client: client, path: path, layout: .imageFolder).runShowingProgress(into: workspace)
-        let top = try FileManager.default.contentsOfDirectory(atPath: workspace.path)
-        var isDirectory: ObjCBool = false
-        if top.count == 1, FileManager.default.fileExists(atPath: workspace.appendingPathComponent(top[0]).path, isDirectory: &isDirectory),
-            isDirectory.boolValue
-        {
-            FileHandle.standardError.write(
-                Data(
-                    """
-                    warning: every image is in the one class folder \(top[0])/; pushing this zip takes a single top folder \
-                    as a wrapper, so its images would arrive unlabeled
-
-                    """
-                    .utf8))
-        }
+        let summary = try await VersionPull(client: client, path: path, layout: layout).runShowingProgress(into: workspace)
+        if layout == .imageFolder { warnIfOneClassFolder(workspace) }
         let destination = URL(fileURLWithPath: output)
         if FileManager.default.fileExists(atPath: destination.path) { try FileManager.default.removeItem(at: destination) }
         do {
-            try FileManager.default.zipItem(at: workspace, to: destination, shouldKeepParent: false)
+            switch archive {
+            case .zip: try FileManager.default.zipItem(at: workspace, to: destination, shouldKeepParent: false)
+            case .tarGz: try Self.writeTarGz(of: workspace, to: destination)
+            }
+        } catch let error as CLIError {
+            throw error
         } catch {
-            throw CLIError("cannot write the zip archive \(output): \(error)")
+            throw CLIError("cannot write the archive \(output): \(error)")
         }
         return summary
+    }
+
+    private func warnIfOneClassFolder(_ workspace: URL) {
+        let top = (try? FileManager.default.contentsOfDirectory(atPath: workspace.path)) ?? []
+        var isDirectory: ObjCBool = false
+        guard top.count == 1, FileManager.default.fileExists(atPath: workspace.appendingPathComponent(top[0]).path, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else { return }
+        FileHandle.standardError.write(
+            Data(
+                """
+                warning: every image is in the one class folder \(top[0])/; pushing this archive takes a single top folder \
+                as a wrapper, so its images would arrive unlabeled
+
+                """
+                .utf8))
+    }
+
+    /// Writes the files under `folder` (sorted, relative paths, mode 0644) as a gzip-compressed tar archive, streamed
+    /// through a temporary tar file so neither is held in memory.
+    static func writeTarGz(of folder: URL, to destination: URL) throws {
+        let root = folder.standardizedFileURL.path
+        var files: [(path: String, url: URL)] = []
+        if let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) {
+            for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                let path = url.standardizedFileURL.path
+                files.append((String(path.dropFirst(root.count).drop { $0 == "/" }), url))
+            }
+        }
+        files.sort { $0.path < $1.path }
+        let tar = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).\(UUID().uuidString).tar")
+        defer { try? FileManager.default.removeItem(at: tar) }
+        guard FileManager.default.createFile(atPath: tar.path, contents: nil), let tarHandle = try? FileHandle(forWritingTo: tar) else {
+            throw CLIError("cannot write next to \(destination.path)")
+        }
+        var writer = TarWriter(output: tarHandle)
+        for file in files { try writer.addFile(path: file.path, mode: 0o644, source: file.url) }
+        try writer.finish()
+        try tarHandle.close()
+
+        guard FileManager.default.createFile(atPath: destination.path, contents: nil) else { throw CLIError("cannot write \(destination.path)") }
+        let output = try FileHandle(forWritingTo: destination)
+        defer { try? output.close() }
+        let input = try FileHandle(forReadingFrom: tar)
+        defer { try? input.close() }
+        let compressor = try ZlibCompressor(algorithm: .gzip)
+        var window = ByteBuffer()
+        window.reserveCapacity(1 << 20)
+        while true {
+            let chunk = try input.read(upToCount: 1 << 20) ?? Data()
+            var buffer = ByteBuffer(bytes: chunk)
+            try buffer.compressStream(with: compressor, window: &window, flush: chunk.isEmpty ? .finish : .no) { full in
+                try output.write(contentsOf: Data(full.readableBytesView))
+            }
+            if chunk.isEmpty { break }
+        }
     }
 }

@@ -11,7 +11,7 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent", abstract: "Run jobs on this machine for a Slipway server.",
         discussion: """
             Registers the machine (its CPUs, memory and the GPUs nvidia-smi lists) with a join token from
-            `slipway node token NAME`, then heartbeats and runs the jobs the scheduler places here.
+            `slipway node token create NAME`, then heartbeats and runs the jobs the scheduler places here.
             """)
 
     @Option(help: "The server, e.g. http://10.0.0.5:8080.") var server: String
@@ -28,7 +28,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let joinToken = token ?? ProcessInfo.processInfo.environment["SLIPWAY_JOIN_TOKEN"] else {
-            throw ValidationError("give a join token with --token or SLIPWAY_JOIN_TOKEN (an administrator makes one: slipway node token NAME)")
+            throw ValidationError("give a join token with --token or SLIPWAY_JOIN_TOKEN (an administrator makes one: slipway node token create NAME)")
         }
         var labelMap: [String: String] = [:]
         for label in labels {

@@ -62,22 +62,87 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws { try await NodeCommand.setState("uncordon", name, options) }
     }
 
+    /// `slipway node token create | list | revoke`: the join tokens agents register with (administrators).
     struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "token", abstract: "Create a join token for `slipway agent --token` (administrators).")
-        @Argument var name: String
-        @OptionGroup var options: ClientOptions
-        struct Body: Encodable { var name: String }
-        func run() async throws {
-            try await runClient {
-                let issued = try await options.client().send(.POST, "/admin/join-tokens", body: Body(name: name), as: IssuedJoinToken.self)
-                if options.output == .json {
-                    try options.print(issued, headers: [], rows: [])
-                } else {
-                    print("Join token \(issued.token.name) (id \(issued.token.id.uuidString.lowercased())). Secret, shown only now:")
-                    print(issued.secret)
+            commandName: "token", abstract: "Create, list and revoke join tokens for `slipway agent --token` (administrators).",
+            subcommands: [Create.self, List.self, Revoke.self], defaultSubcommand: Create.self)
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create a join token; its secret is shown only now.")
+            @Argument(help: "A name saying what the token is for, e.g. rack-1.") var name: String
+            @OptionGroup var options: ClientOptions
+            struct Body: Encodable { var name: String }
+            func run() async throws {
+                try await runClient {
+                    let issued = try await options.client().send(.POST, "/admin/join-tokens", body: Body(name: name), as: IssuedJoinToken.self)
+                    if options.output == .json {
+                        try options.print(issued, headers: [], rows: [])
+                    } else {
+                        print("Join token \(issued.token.name) (id \(issued.token.id.uuidString.lowercased())). Secret, shown only now:")
+                        print(issued.secret)
+                    }
                 }
             }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Join tokens, live and revoked.")
+            @OptionGroup var options: ClientOptions
+            func run() async throws {
+                try await runClient {
+                    let list = try await options.client().send(.GET, "/admin/join-tokens", as: ItemList<JoinToken>.self)
+                    try options.print(
+                        list, headers: ["ID", "NAME", "STATE", "CREATED BY", "CREATED"],
+                        rows: list.items.map {
+                            [
+                                $0.id.uuidString.lowercased(), $0.name, $0.revokedAt.map { "revoked \($0.shortText)" } ?? "live", $0.createdBy,
+                                $0.createdAt.shortText,
+                            ]
+                        })
+                }
+            }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Revoke a join token: no new node can register with it (nodes already registered keep running).")
+            @Argument(help: "The token's id (or the start of it), or the name of one live token.") var token: String
+            @OptionGroup var options: ClientOptions
+            func run() async throws {
+                try await runClient {
+                    let client = try options.client()
+                    let tokens = try await client.send(.GET, "/admin/join-tokens", as: ItemList<JoinToken>.self).items
+                    let chosen = try NodeCommand.Token.pick(token, among: tokens)
+                    if chosen.revokedAt != nil {
+                        print("Join token \(chosen.name) (\(chosen.id.uuidString.lowercased())) was already revoked.")
+                        return
+                    }
+                    try await client.sendIgnoringResponse(.DELETE, "/admin/join-tokens/\(chosen.id.uuidString.lowercased())")
+                    print("Revoked join token \(chosen.name) (\(chosen.id.uuidString.lowercased())).")
+                }
+            }
+        }
+
+        /// The token `text` names: an id or a unique start of one (at least 4 characters), else the one live token
+        /// of that name. - Throws: a message saying what matched, when nothing or several did.
+        static func pick(_ text: String, among tokens: [JoinToken]) throws -> JoinToken {
+            let wanted = text.lowercased()
+            if let exact = tokens.first(where: { $0.id.uuidString.lowercased() == wanted }) { return exact }
+            let named = tokens.filter { $0.name == text && $0.revokedAt == nil }
+            if named.count == 1 { return named[0] }
+            if named.count > 1 {
+                throw CLIError(
+                    "\(named.count) live join tokens are named '\(text)' (\(named.map { $0.id.uuidString.lowercased() }.joined(separator: ", "))); "
+                        + "revoke one by its id")
+            }
+            let prefixed = wanted.count >= 4 ? tokens.filter { $0.id.uuidString.lowercased().hasPrefix(wanted) } : []
+            if prefixed.count == 1 { return prefixed[0] }
+            if prefixed.count > 1 { throw CLIError("several join tokens have ids starting with '\(text)'; give more of the id") }
+            if tokens.contains(where: { $0.name == text }) {
+                throw CLIError("the join token named '\(text)' is already revoked")
+            }
+            throw CLIError("no join token has the id or name '\(text)' (slipway node token list shows them)")
         }
     }
 }

@@ -20,7 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
             SLIPWAY_ARCHIVE_MAX_ENTRIES, SLIPWAY_ARCHIVE_MAX_RATIO, SLIPWAY_EMBEDDED_AGENT, SLIPWAY_NODE_LOST_AFTER,
             SLIPWAY_HEARTBEAT_SECONDS, SLIPWAY_SCHEDULER_POLICY (drf or fifo), SLIPWAY_SCHEDULER_STARVATION_SECONDS, SLIPWAY_JOB_LOG_LIMIT,
             SLIPWAY_WORKER_HOST, SLIPWAY_ENV_CACHE_DIR, SLIPWAY_GATEWAY_MAX_REQUEST_BYTES, SLIPWAY_SCALE_DOWN_SECONDS, SLIPWAY_METRICS_TOKEN,
-            SLIPWAY_WORKER_HEALTH_INTERVAL, SLIPWAY_WORKER_HEALTH_TIMEOUT.
+            SLIPWAY_WORKER_HEALTH_INTERVAL, SLIPWAY_WORKER_HEALTH_TIMEOUT,
+            SLIPWAY_GC_MINIMUM_GRACE_SECONDS.
             """
     )
 
@@ -120,6 +121,12 @@ struct ServeCommand: AsyncParsableCommand {
         if let text = env("SLIPWAY_ARCHIVE_MAX_RATIO") {
             guard let value = Double(text), value >= 1 else { throw ValidationError("SLIPWAY_ARCHIVE_MAX_RATIO must be a number of 1 or more") }
             configuration.archiveLimits.maximumCompressionRatio = value
+        }
+        if let text = env("SLIPWAY_GC_MINIMUM_GRACE_SECONDS") {
+            guard let value = Int(text), (0...2_592_000).contains(value) else {
+                throw ValidationError("SLIPWAY_GC_MINIMUM_GRACE_SECONDS must be a whole number of seconds from 0 to 2592000")
+            }
+            configuration.minimumGCGraceSeconds = value
         }
         var logger = Logger(label: "slipway")
         if let level = env("SLIPWAY_LOG_LEVEL") {

@@ -24,20 +24,26 @@ public struct JSONLinesImporter: Sendable {
         var types: [String: FieldType] = [:]
         var order: [String] = []
         var classes: Set<String> = []
+        // Fields seen so far with null only: declared as strings unless a value says otherwise.
+        var onlyNull: Set<String> = []
         try await lines(chunks) { record, _ in
             for (name, value) in record.fields.sorted(by: { $0.key < $1.key }) {
-                guard let type = Self.type(of: value) else { continue }
-                if types[name] == nil { order.append(name) }
+                if types[name] == nil, !onlyNull.contains(name) { order.append(name) }
+                guard let type = Self.type(of: value) else {
+                    if types[name] == nil { onlyNull.insert(name) }
+                    continue
+                }
+                onlyNull.remove(name)
                 types[name] = Self.widen(types[name], type)
             }
             for annotation in record.annotations where annotation.kind != .text {
                 if let label = annotation.label { classes.insert(label) }
             }
         }
-        for name in fieldTypes.keys where types[name] == nil {
+        for name in fieldTypes.keys where types[name] == nil && !onlyNull.contains(name) {
             throw DataImportError.invalid("a type is given for field '\(name)', which no record has")
         }
-        let fields = order.map { FieldSpec(name: $0, type: fieldTypes[$0] ?? types[$0]!) }
+        let fields = order.map { FieldSpec(name: $0, type: fieldTypes[$0] ?? types[$0] ?? .string) }
         return DatasetSchema(fields: fields, classes: classes.sorted())
     }
 
@@ -97,6 +103,9 @@ public struct JSONLinesImporter: Sendable {
             throw DataImportError.atLine(line, "not a JSON object")
         }
         if object["fields"] != nil || object["annotations"] != nil || object["file"] != nil {
+            if let key = RecordValidation.unknownKey(in: object) {
+                throw DataImportError.atLine(line, "'\(key)' is not part of a Slipway record (see docs/dataset-record.schema.json)")
+            }
             do {
                 return try decoder.decode(DatasetRecord.self, from: data)
             } catch {

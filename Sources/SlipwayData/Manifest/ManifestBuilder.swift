@@ -36,10 +36,19 @@ public struct ManifestBuilder: Sendable {
         if bufferedRecords >= recordsPerShard { try await flush() }
     }
 
-    /// Writes the last shard and returns the manifest.
+    /// Writes the last shard and returns the manifest, checked against the format's rules (``ManifestValidation``); a
+    /// label the records carry that the schema does not list joins its classes.
+    /// - Throws: ``DataImportError`` when the manifest would break one (a schema with an empty or repeated name).
     public mutating func finish() async throws -> DatasetManifest {
         try await flush()
-        return DatasetManifest(taskType: taskType, schema: schema, recordCount: statistics.records, shards: shards, statistics: statistics)
+        // Every label the records carry is one of the schema's classes.
+        var schema = self.schema
+        let seen = Set(statistics.classCounts.keys).union(statistics.boxCounts.keys)
+        if !seen.isSubset(of: schema.classes) { schema.classes = Set(schema.classes).union(seen).sorted() }
+        let manifest = DatasetManifest(
+            taskType: taskType, schema: schema, recordCount: statistics.records, shards: shards, statistics: statistics)
+        if let problem = ManifestValidation.problem(with: manifest) { throw DataImportError.invalid("the version's manifest: \(problem)") }
+        return manifest
     }
 
     private mutating func flush() async throws {

@@ -38,6 +38,16 @@ public struct CreateDatasetRequest: Codable, Sendable {
     }
 }
 
+/// `PATCH …/datasets/{dataset}`: changes what is given, leaves the rest.
+public struct UpdateDatasetRequest: Codable, Sendable {
+    public var description: String?
+    public var visibility: Visibility?
+    public init(description: String? = nil, visibility: Visibility? = nil) {
+        self.description = description
+        self.visibility = visibility
+    }
+}
+
 /// The formats a version can be imported from: tables (CSV, JSON Lines, also export formats) and archives of an image
 /// folder (zip, tar, tar.gz), unpacked on the server.
 public enum DataFormat: String, Codable, Sendable, CaseIterable {

@@ -2,9 +2,9 @@ import Foundation
 
 /// Who may see a dataset.
 public enum Visibility: String, Codable, Sendable, CaseIterable {
-    /// Members of the dataset's namespace.
+    /// The members of the dataset's project and the maintainers and owners of its namespace.
     case `private`
-    /// Members of the namespace (kept distinct from `private` for when projects get members of their own).
+    /// Every member of the dataset's namespace.
     case namespace
     /// Every signed-in user may read it.
     case `public`

@@ -29,3 +29,37 @@ public struct Project: Codable, Sendable, Hashable, Identifiable {
         self.createdAt = createdAt
     }
 }
+
+/// A user's membership of a project. A project's members, with the namespace's maintainers and owners, are the
+/// ones who see its `private` datasets; their project role says what they may do with those.
+public struct ProjectMember: Codable, Sendable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case projectID = "projectId"
+        case userID = "userId"
+        case username
+        case role
+        case addedAt
+    }
+
+    /// The project.
+    public var projectID: UUID
+    /// The member.
+    public var userID: UUID
+    /// The member's username, for display.
+    public var username: ResourceName
+    /// What the member may do with the project's private datasets: viewer, developer or maintainer.
+    public var role: Role
+    /// When the membership was created.
+    public var addedAt: Date
+
+    public init(projectID: UUID, userID: UUID, username: ResourceName, role: Role, addedAt: Date) {
+        self.projectID = projectID
+        self.userID = userID
+        self.username = username
+        self.role = role
+        self.addedAt = addedAt
+    }
+
+    /// The roles a project membership may have (a project has no owners of its own: the namespace's are).
+    public static let roles: [Role] = [.viewer, .developer, .maintainer]
+}

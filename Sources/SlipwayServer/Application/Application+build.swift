@@ -105,8 +105,10 @@ public func buildRouter(_ platform: Platform, serving: ServingRuntime = ServingR
             blobs: platform.blobs, references: store.blobReferences, archiveLimits: platform.configuration.archiveLimits))
     datasets.register(on: api)
     DraftController(datasets: datasets).register(on: api)
-    GarbageCollectionController(collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access)
-        .register(on: api)
+    GarbageCollectionController(
+        collector: BlobCollector(blobs: platform.blobs, references: store.blobReferences), access: access,
+        minimumGraceSeconds: platform.configuration.minimumGCGraceSeconds
+    ).register(on: api)
     let jobRuns = JobRuns(store: store, logger: platform.logger)
     let jobs = JobController(store: store, access: access, runs: jobRuns, now: platform.now)
     jobs.register(on: api)

@@ -22,12 +22,18 @@ public struct Platform: Sendable {
     let now: @Sendable () -> Date
 
     /// Opens the platform described by `configuration`.
-    public static func open(_ configuration: ServerConfiguration, logger: Logger) async throws -> Platform {
+    /// - Parameters:
+    ///   - now: the clock routes read the time from (tests pass one they move by hand).
+    ///   - wrapBlobs: wraps the blob store the platform uses (tests pause writes with it to interleave work).
+    public static func open(
+        _ configuration: ServerConfiguration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+        wrapBlobs: @Sendable (any BlobStore) -> any BlobStore = { $0 }
+    ) async throws -> Platform {
         try FileManager.default.createDirectory(at: configuration.dataDirectory, withIntermediateDirectories: true)
         let databaseConfiguration = try DatabaseConfiguration.resolve(
             databaseURL: configuration.databaseURL, dataDirectory: configuration.dataDirectory)
         logger.info("opening metadata database: \(databaseConfiguration)")
-        let blobs = try FileBlobStore(root: configuration.dataDirectory.appendingPathComponent("blobs", isDirectory: true))
+        let blobs = wrapBlobs(try FileBlobStore(root: configuration.dataDirectory.appendingPathComponent("blobs", isDirectory: true)))
         let database = try await Database.open(databaseConfiguration, logger: logger)
         do {
             try await Migrator(database: database, logger: logger).migrate()
@@ -37,7 +43,7 @@ public struct Platform: Sendable {
                 .run(configuredPassword: configuration.adminPassword)
             return Platform(
                 configuration: configuration, database: database, store: store, blobs: blobs, passwords: passwords, logger: logger,
-                bootstrap: outcome, now: { Date() })
+                bootstrap: outcome, now: now)
         } catch {
             try? await database.close()
             throw error

@@ -27,6 +27,9 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// What an uploaded archive may unpack to.
     public var archiveLimits = ArchiveLimits()
+    /// The shortest grace period a garbage collection may use (`SLIPWAY_GC_MINIMUM_GRACE_SECONDS`, default 600): the
+    /// time a push has between uploading its blobs and asking for its version.
+    public var minimumGCGraceSeconds = 600
     /// Seconds between an agent's heartbeats.
     public var heartbeatSeconds: Double = 2
     /// A node silent this many seconds is lost, and its jobs are re-queued.

@@ -19,6 +19,10 @@ struct AgentController: Sendable {
     /// The most characters of a job's log the server keeps.
     var logLimit: Int64 = 64 << 20
 
+    /// How long a job must have been preparing or running, unchanged, before its agent's silence about it (a
+    /// heartbeat that does not list it) counts: a few heartbeats, so reports and heartbeats that cross are harmless.
+    var orphanGrace: TimeInterval { max(5, 3 * heartbeatSeconds) }
+
     /// The largest log chunk one request may append.
     static let maxLogChunk = 1 << 20
 
@@ -33,7 +37,9 @@ struct AgentController: Sendable {
     @Sendable func registerNode(_ request: Request, context: AppRequestContext) async throws -> AgentCredentials {
         let body = try await request.decodeJSON(AgentRegistration.self, context: context)
         guard try await store.compute.joinToken(secretHash: SecretGenerator.digest(body.joinToken)) != nil else {
-            var error = APIError.unauthenticated("the join token is unknown or revoked; ask an administrator for one (slipway node token create)")
+            var error = APIError.unauthenticated(
+                "the join token is unknown or revoked; ask an administrator for one (slipway node token create NAME; slipway node token list shows which are live)"
+            )
             error.code = "invalid_join_token"
             throw error
         }
@@ -72,8 +78,15 @@ struct AgentController: Sendable {
     @Sendable func heartbeat(_ request: Request, context: AppRequestContext) async throws -> AgentInstructions {
         let node = try await node(request)
         let body = try await request.decodeJSON(AgentHeartbeat.self, context: context)
-        try await store.compute.heartbeat(nodeID: node.id, usage: body.usage, at: now())
+        let time = now()
+        try await store.compute.heartbeat(nodeID: node.id, usage: body.usage, at: time)
         let stop = try await store.compute.stale(body.running, nodeID: node.id)
+        // Work this node's agent no longer runs goes back to the queue instead of holding the node forever.
+        for job in try await store.compute.reconcile(
+            nodeID: node.id, running: body.running, settledBefore: time.addingTimeInterval(-orphanGrace), at: time)
+        {
+            await runs.follow(job, at: time)
+        }
         let running = Set(body.running.map(\.jobId))
         // Each attempt handed over gets a fresh token; one the agent already runs keeps the token it was given.
         var start: [JobAssignment] = []

@@ -83,7 +83,10 @@ struct JobController: Sendable {
                 }
                 home = other
             }
-            guard let dataset = try await store.datasets.dataset(named: parts[parts.count - 1], in: home) else {
+            // A private dataset the submitter may not see is missing to them, and so to the job.
+            guard let dataset = try await store.datasets.dataset(named: parts[parts.count - 1], in: home),
+                try await access.datasetRole(namespace.caller, visibility: dataset.visibility, in: home, namespaceRole: namespace.role) != nil
+            else {
                 throw APIError.notFound("dataset '\(home.name)/\(parts[parts.count - 1].prefix(80))' does not exist")
             }
             let number: Int

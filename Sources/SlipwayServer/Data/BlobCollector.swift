@@ -4,9 +4,9 @@ import SlipwayBlobs
 import SlipwayDomain
 import SlipwayStore
 
-/// Garbage collection of blobs: deletes every blob that no live dataset version references and that
-/// no namespace uploaded within the grace period (a push in flight has uploaded its blobs but not yet
-/// committed the version that will reference them).
+/// Garbage collection of blobs: deletes every blob that no live dataset version references, that no namespace
+/// uploaded within the grace period (a push that has uploaded its blobs but not yet asked for its version), and that
+/// was not stored or retained since a still-running import began (its shards, its files, its source).
 struct BlobCollector: Sendable {
     let blobs: any BlobStore
     let references: any BlobReferenceRepository
@@ -14,8 +14,8 @@ struct BlobCollector: Sendable {
     func collect(grace: Duration) async throws -> GarbageCollectionReport {
         let cutoff = Date().addingTimeInterval(-TimeInterval(grace.components.seconds))
         let references = self.references
-        let report = try await blobs.collectGarbage(grace: grace) { digest in
-            try await references.isReferenced(digest.hex, uploadsAfter: cutoff)
+        let report = try await blobs.collectGarbage(grace: grace) { digest, storedAt in
+            try await references.isReferenced(digest.hex, uploadsAfter: cutoff, storedAt: storedAt, at: Date())
         }
         try await references.forget(report.deleted.map(\.hex))
         return GarbageCollectionReport(deleted: report.deleted.count, freedBytes: report.freedBytes, keptYoung: report.keptYoung)
@@ -26,6 +26,9 @@ struct BlobCollector: Sendable {
 struct GarbageCollectionController: Sendable {
     let collector: BlobCollector
     let access: AccessPolicy
+    /// The shortest grace period a collection may ask for (`SLIPWAY_GC_MINIMUM_GRACE_SECONDS`): a push uploads its
+    /// blobs before it asks for its version, and only this protects them in between.
+    var minimumGraceSeconds = 600
 
     /// Uploads younger than this are kept even when nothing references them yet.
     static let defaultGraceSeconds = 3600
@@ -40,11 +43,16 @@ struct GarbageCollectionController: Sendable {
         if (request.headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 {
             let body = try await request.decodeJSON(GarbageCollectionRequest.self, context: context)
             if let seconds = body.graceSeconds {
-                guard (0...(30 * 86_400)).contains(seconds) else { throw APIError.invalidField("grace_seconds", "must be from 0 to 2592000") }
+                guard (minimumGraceSeconds...(30 * 86_400)).contains(seconds) else {
+                    throw APIError.invalidField(
+                        "grace_seconds",
+                        "must be from \(minimumGraceSeconds) to 2592000: uploads younger than the grace period may belong to a push "
+                            + "that has not asked for its version yet (the minimum is SLIPWAY_GC_MINIMUM_GRACE_SECONDS)")
+                }
                 grace = seconds
             }
         }
-        return try await collector.collect(grace: .seconds(grace))
+        return try await collector.collect(grace: .seconds(max(grace, minimumGraceSeconds)))
     }
 }
 

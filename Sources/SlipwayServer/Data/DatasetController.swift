@@ -29,6 +29,7 @@ struct DatasetController: Sendable {
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/lineage"), use: lineage)
         api.get(RouterPath(stringLiteral: Self.base + "/{dataset}/diff"), use: diff)
         api.put(RouterPath(stringLiteral: Self.base + "/{dataset}/versions/{version}/state"), use: setState)
+        api.patch(RouterPath(stringLiteral: Self.base + "/{dataset}"), use: update)
         api.delete(RouterPath(stringLiteral: Self.base + "/{dataset}"), use: delete)
     }
 
@@ -39,39 +40,50 @@ struct DatasetController: Sendable {
         var dataset: Dataset
     }
 
-    /// Resolves the dataset in the path. Public datasets are readable by every signed-in user.
+    /// Resolves the dataset in the path and checks the caller's role on it (``AccessPolicy/datasetRole``): public
+    /// datasets are readable by every signed-in user, private ones only by their project's members and the
+    /// namespace's maintainers and owners. One the caller may not see answers 404, like a missing one.
     func target(_ context: AppRequestContext, requires role: Role) async throws -> Target {
         let namespaceName = try context.parameters.require("namespace")
         let projectName = try context.parameters.require("project")
         let datasetName = try context.parameters.require("dataset")
-        do {
-            let (access, project) = try await self.access.project(context, requires: role)
-            guard let dataset = try await store.datasets.dataset(named: datasetName, in: project) else {
-                throw APIError.notFound("dataset '\(namespaceName)/\(projectName)/\(datasetName)' does not exist")
-            }
-            return Target(access: access, project: project, dataset: dataset)
-        } catch let error as APIError where role == .viewer && error.status == .notFound {
-            // Not a member: a public dataset may still be read.
-            let caller = try access.caller(context)
-            guard let namespace = try await store.namespaces.namespace(named: namespaceName),
-                let project = try await store.projects.project(named: projectName, in: namespace),
-                let dataset = try await store.datasets.dataset(named: datasetName, in: project), dataset.visibility == .public
-            else { throw error }
-            return Target(access: NamespaceAccess(namespace: namespace, caller: caller, role: .viewer), project: project, dataset: dataset)
+        let caller = try access.caller(context)
+        let namespaceMissing = APIError.notFound("namespace '\(namespaceName)' does not exist")
+        guard let namespace = try await store.namespaces.namespace(named: namespaceName) else { throw namespaceMissing }
+        let namespaceRole = try await caller.role(in: namespace.id, store: store)
+        guard let project = try await store.projects.project(named: projectName, in: namespace) else {
+            throw namespaceRole == nil ? namespaceMissing : APIError.notFound("project '\(namespaceName)/\(projectName)' does not exist")
         }
+        guard let dataset = try await store.datasets.dataset(named: datasetName, in: project),
+            let granted = try await access.datasetRole(caller, visibility: dataset.visibility, in: project, namespaceRole: namespaceRole)
+        else {
+            throw namespaceRole == nil
+                ? namespaceMissing : APIError.notFound("dataset '\(namespaceName)/\(projectName)/\(datasetName)' does not exist")
+        }
+        guard granted.includes(role) else {
+            // Outsiders reading a public dataset learn nothing about the namespace beyond it.
+            if namespaceRole == nil { throw namespaceMissing }
+            throw APIError.forbidden(
+                "your role on dataset '\(namespaceName)/\(projectName)/\(datasetName)' is \(granted); this needs \(role) or higher")
+        }
+        return Target(access: NamespaceAccess(namespace: namespace, caller: caller, role: granted), project: project, dataset: dataset)
     }
 
-    /// Datasets the caller may read across namespaces: public ones and their own namespaces' (`?search=` text).
+    /// Datasets the caller may read across namespaces (`?search=` text); a job's token searches its namespace only.
     @Sendable func search(_ request: Request, context: AppRequestContext) async throws -> ItemList<DatasetListing> {
         let caller = try access.caller(context)
         let text = request.uri.queryParameters["search"].map(String.init)
         try validText(text, field: "search", limit: 200)
-        return ItemList(items: try await store.datasets.search(text, visibleTo: caller.user.id, seesEverything: caller.user.isAdmin))
+        return ItemList(
+            items: try await store.datasets.search(
+                text, visibleTo: caller.user.id, seesEverything: caller.user.isAdmin, onlyIn: caller.jobScope?.namespaceID))
     }
 
+    /// The project's datasets the caller may see.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> ItemList<Dataset> {
-        let (_, project) = try await self.access.project(context, requires: .viewer)
-        return ItemList(items: try await store.datasets.list(in: project))
+        let (access, project) = try await self.access.project(context, requires: .viewer)
+        let privateToo = try await self.access.seesPrivateDatasets(access.caller, in: project, namespaceRole: access.role)
+        return ItemList(items: try await store.datasets.list(in: project, includingPrivate: privateToo))
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Created<Dataset> {
@@ -79,10 +91,38 @@ struct DatasetController: Sendable {
         let body = try await request.decodeJSON(CreateDatasetRequest.self, context: context)
         let name = try validName(body.name, field: "name")
         try validText(body.description, field: "description", limit: 4000)
+        let visibility = body.visibility ?? .private
+        if visibility == .private {
+            let role = try await self.access.datasetRole(access.caller, visibility: .private, in: project, namespaceRole: access.role)
+            guard role?.includes(.developer) == true else {
+                throw APIError.forbidden(
+                    "a private dataset is seen only by the members of project '\(access.namespace.name)/\(project.name)' and the "
+                        + "namespace's maintainers and owners, and you could not push to it: ask a maintainer to add you as a developer "
+                        + "(slipway project member add \(access.namespace.name)/\(project.name) \(access.caller.user.username) --role developer), "
+                        + "or create it with visibility namespace")
+            }
+        }
         return Created(
             value: try await store.datasets.create(
-                in: project, name: name, description: body.description ?? "", taskType: body.taskType,
-                visibility: body.visibility ?? .private, by: access.caller.auditActor))
+                in: project, name: name, description: body.description ?? "", taskType: body.taskType, visibility: visibility,
+                by: access.caller.auditActor))
+    }
+
+    /// Changes a dataset's description (developers) or visibility (maintainers of the dataset: the namespace's, or the
+    /// project's).
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Dataset {
+        let body = try await request.decodeJSON(UpdateDatasetRequest.self, context: context)
+        return try await update(body, context: context)
+    }
+
+    func update(_ body: UpdateDatasetRequest, context: AppRequestContext) async throws -> Dataset {
+        try validText(body.description, field: "description", limit: 4000)
+        guard body.description != nil || body.visibility != nil else {
+            throw APIError.invalidField("visibility", "give description and/or visibility to change")
+        }
+        let target = try await target(context, requires: body.visibility == nil ? .developer : .maintainer)
+        return try await store.datasets.update(
+            target.dataset, description: body.description, visibility: body.visibility, by: target.access.caller.auditActor)
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Dataset {
@@ -99,12 +139,15 @@ struct DatasetController: Sendable {
         let target = try await target(context, requires: .developer)
         let body = try await request.decodeJSON(CreateVersionRequest.self, context: context)
         try validText(body.message, field: "message", limit: 4000)
-        let result = try await importer.importVersion(of: target.dataset, from: body.source)
-        let manifestJSON = String(decoding: try APICoding.encoder().encode(result.manifest), as: UTF8.self)
-        let version = try await store.datasets.addVersion(
-            to: target.dataset, manifestJSON: manifestJSON, recordCount: result.manifest.recordCount, message: body.message ?? "",
-            digests: result.digests, by: target.access.caller.auditActor)
-        return Created(value: DatasetVersionDetail(version: version, manifest: result.manifest))
+        let (store, importer) = (self.store, self.importer)
+        return try await importer.whileImporting(into: target.dataset.namespaceID) {
+            let result = try await importer.importVersion(of: target.dataset, from: body.source)
+            let manifestJSON = String(decoding: try APICoding.encoder().encode(result.manifest), as: UTF8.self)
+            let version = try await store.datasets.addVersion(
+                to: target.dataset, manifestJSON: manifestJSON, recordCount: result.manifest.recordCount, message: body.message ?? "",
+                digests: result.digests, by: target.access.caller.auditActor)
+            return Created(value: DatasetVersionDetail(version: version, manifest: result.manifest))
+        }
     }
 
     @Sendable func version(_ request: Request, context: AppRequestContext) async throws -> DatasetVersionDetail {

@@ -116,7 +116,19 @@ struct DraftController: Sendable {
     @Sendable func importFile(_ request: Request, context: AppRequestContext) async throws -> DraftImportReport {
         let target = try await datasets.target(context, requires: .developer)
         let source = try await request.decodeJSON(ImportSource.self, context: context)
-        var draft = try await draft(of: target.dataset)
+        let current = try await draft(of: target.dataset)
+        return try await datasets.importer.whileImporting(into: target.dataset.namespaceID) {
+            try await importFile(source, into: target, draft: current)
+        }
+    }
+
+    /// Imports into the draft (inside an import in flight, so nothing it writes is collected before the draft holds it).
+    private func importFile(
+        _ source: ImportSource, into target: DatasetController.Target, draft current: DatasetDraft
+    ) async throws
+        -> DraftImportReport
+    {
+        var draft = current
         let result = try await datasets.importer.importVersion(of: target.dataset, from: source)
         let schema: DatasetSchema
         do {
@@ -146,6 +158,13 @@ struct DraftController: Sendable {
         let target = try await datasets.target(context, requires: .developer)
         let body = try await request.decodeJSON(CommitDraftRequest.self, context: context)
         try validText(body.message, field: "message", limit: 4000)
+        return try await datasets.importer.whileImporting(into: target.dataset.namespaceID) {
+            try await commit(target, message: body.message)
+        }
+    }
+
+    /// Writes the shards and commits them as the next version (inside an import in flight).
+    private func commit(_ target: DatasetController.Target, message: String?) async throws -> Created<DatasetVersionDetail> {
         let draft = try await draft(of: target.dataset)
         guard draft.recordCount > 0 else {
             throw APIError.badRequest("draft_empty", "the draft holds no records; add some before committing")
@@ -157,6 +176,7 @@ struct DraftController: Sendable {
         var files: Set<String> = []
         var position: Int64 = -1
         let decoder = RecordCoding.decoder()
+        var manifest: DatasetManifest
         do {
             while true {
                 let rows = try await store.drafts.rows(of: target.dataset, after: position, limit: 2000)
@@ -168,16 +188,16 @@ struct DraftController: Sendable {
                 }
                 position = last.position
             }
+            manifest = try await builder.finish()
         } catch let error as DataImportError {
             throw APIError.badRequest(error.code, "the draft cannot be committed: \(error.description)")
         }
-        var manifest = try await builder.finish()
         manifest.schema.classes = Set(manifest.statistics.classCounts.keys).union(manifest.statistics.boxCounts.keys).sorted()
         var digests = files
         for shard in manifest.shards { digests.insert(shard.sha256) }
         let version = try await store.drafts.commit(
             target.dataset, revision: draft.revision, manifestJSON: try Self.json(manifest), recordCount: manifest.recordCount,
-            message: body.message ?? "", digests: digests, by: target.access.caller.auditActor)
+            message: message ?? "", digests: digests, by: target.access.caller.auditActor)
         return Created(value: DatasetVersionDetail(version: version, manifest: manifest))
     }
 

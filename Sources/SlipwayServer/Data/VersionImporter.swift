@@ -22,12 +22,35 @@ struct VersionImporter: Sendable {
         var digests: Set<String>
     }
 
+    /// How long an import counts as running when its server died before ending it.
+    static let importLease: TimeInterval = 24 * 3600
+
+    /// Runs `body` as an import in flight: until it returns, garbage collection keeps every blob stored or retained since
+    /// just before it began — the shards it writes, the files and source it retains — whatever the grace period.
+    /// `body` should end by committing what it wrote, so that the version's references take over.
+    func whileImporting<T>(into namespaceID: UUID, _ body: () async throws -> T) async throws -> T {
+        // A little before now: file times may be coarser than the clock.
+        let id = try await references.beginImport(
+            namespaceID: namespaceID, at: Date().addingTimeInterval(-2), expiresAt: Date().addingTimeInterval(Self.importLease))
+        do {
+            let value = try await body()
+            try? await references.endImport(id)
+            return value
+        } catch {
+            try? await references.endImport(id)
+            throw error
+        }
+    }
+
+    /// Reads the source and writes the version's shards; call it inside ``whileImporting(into:_:)``, which keeps what it
+    /// writes and retains from garbage collection until the version is committed.
     func importVersion(of dataset: Dataset, from source: ImportSource) async throws -> Result {
         guard let sourceDigest = BlobDigest(hex: source.blob) else {
             throw APIError.invalidField("source.blob", "must be the SHA-256 of an uploaded file (64 lowercase hex digits)")
         }
+        // Retained (marked stored now): the version will reference its source, and a collection running meanwhile spares it.
         guard try await references.held([sourceDigest.hex], namespaceID: dataset.namespaceID).contains(sourceDigest.hex),
-            try await blobs.contains(sourceDigest)
+            try await blobs.retain(sourceDigest)
         else {
             throw APIError.badRequest(
                 "blob_missing", "the source file \(sourceDigest.hex) has not been uploaded to this namespace; PUT it to …/blobs/{sha256} first")
@@ -39,6 +62,7 @@ struct VersionImporter: Sendable {
         // Files unpacked here from an archive are stored by this import, not uploaded: no holding check for them.
         var unpackedFiles: Set<String> = []
         var builder: ManifestBuilder
+        let manifest: DatasetManifest
         do {
             switch source.format {
             case .csv:
@@ -70,14 +94,20 @@ struct VersionImporter: Sendable {
                 let schema = try await importer.schema(chunks)
                 builder = ManifestBuilder(taskType: dataset.taskType, schema: schema, recordsPerShard: recordsPerShard, sink: sink)
                 try await importer.records(chunks, schema: schema) { record in
-                    if let file = record.file { files.insert(file.sha256) }
                     try await builder.add(record)
+                    if let file = record.file, files.insert(file.sha256).inserted {
+                        // Retained as it is met (checked first by the builder): a collection running meanwhile spares it.
+                        guard let digest = BlobDigest(hex: file.sha256), try await blobs.retain(digest) else {
+                            throw APIError.badRequest(
+                                "blob_missing", "a record refers to the file \(file.sha256), which has not been uploaded to this namespace")
+                        }
+                    }
                 }
             }
+            manifest = try await builder.finish()
         } catch let error as DataImportError {
             throw APIError.badRequest(error.code, "the \(source.format.rawValue) file cannot be imported: \(error.description)")
         }
-        let manifest = try await builder.finish()
         if !files.subtracting(unpackedFiles).isEmpty {
             let held = try await references.held(Array(files.subtracting(unpackedFiles)), namespaceID: dataset.namespaceID)
             if let missing = files.subtracting(held).sorted().first {

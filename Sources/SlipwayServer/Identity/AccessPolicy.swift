@@ -66,6 +66,42 @@ struct AccessPolicy: Sendable {
     }
 }
 
+extension AccessPolicy {
+    /// What `caller` may do with a dataset of `visibility` in `project`, or `nil` when they may not see it.
+    ///
+    /// - `public`: every signed-in user reads it (viewer); namespace members have their role, as for `namespace`.
+    /// - `namespace`: the namespace's members, with their namespace role or, when higher, their project role.
+    /// - `private`: the project's members, with their project role, and the namespace's maintainers and owners (and
+    ///   administrators), with theirs. A job's token acts for its submitter, as a developer at most.
+    /// - Parameter namespaceRole: the caller's role in the dataset's namespace (`Caller/role(in:store:)`), if any.
+    func datasetRole(_ caller: Caller, visibility: Visibility, in project: Project, namespaceRole: Role?) async throws -> Role? {
+        guard let namespaceRole else { return visibility == .public ? .viewer : nil }
+        if caller.jobScope != nil {
+            guard visibility == .private else { return namespaceRole }
+            // The token is a developer of its namespace; what its submitter may see decides the rest.
+            guard let standing = try await privateStanding(of: caller.user.id, in: project) else { return nil }
+            return min(standing, namespaceRole)
+        }
+        if caller.user.isAdmin || namespaceRole.includes(.maintainer) { return namespaceRole }
+        let projectRole = try await store.projects.role(of: caller.user.id, in: project)
+        if visibility == .private { return projectRole }
+        return max(namespaceRole, projectRole ?? namespaceRole)
+    }
+
+    /// The role a user has on the project's private datasets, looked up afresh: owner for administrators, their
+    /// namespace role when it is maintainer or owner, else their project role.
+    private func privateStanding(of userID: UUID, in project: Project) async throws -> Role? {
+        if try await store.users.user(id: userID)?.isAdmin == true { return .owner }
+        if let role = try await store.namespaces.role(of: userID, in: project.namespaceID), role.includes(.maintainer) { return role }
+        return try await store.projects.role(of: userID, in: project)
+    }
+
+    /// Whether the caller sees the project's private datasets (lists include them).
+    func seesPrivateDatasets(_ caller: Caller, in project: Project, namespaceRole: Role?) async throws -> Bool {
+        try await datasetRole(caller, visibility: .private, in: project, namespaceRole: namespaceRole) != nil
+    }
+}
+
 extension Caller {
     /// The caller's role in a namespace: owner for administrators, developer in its own namespace for a job's
     /// token (nil elsewhere), the membership's role for everyone else; nil when the caller may not see it.

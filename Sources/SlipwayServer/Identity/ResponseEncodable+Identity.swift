@@ -12,3 +12,4 @@ extension Project: ResponseEncodable {}
 extension Quota: ResponseEncodable {}
 extension AuditPage: ResponseEncodable {}
 extension ItemList: ResponseEncodable {}
+extension ProjectMember: ResponseEncodable {}

@@ -138,6 +138,17 @@ enum OpenAPIDocument {
             method: "delete", path: "/namespaces/{namespace}/projects/{project}", summary: "Delete a project (maintainer)",
             tag: "projects", success: (204, nil)),
         .init(
+            method: "get", path: "/namespaces/{namespace}/projects/{project}/members",
+            summary: "The project's members: with the namespace's maintainers and owners, they see its private datasets (viewer)",
+            tag: "projects", success: (200, "ProjectMemberList")),
+        .init(
+            method: "put", path: "/namespaces/{namespace}/projects/{project}/members/{username}",
+            summary: "Add a namespace member to the project or change their role: viewer, developer or maintainer (project or namespace maintainer)",
+            tag: "projects", request: "SetMemberRequest", success: (200, "ProjectMember")),
+        .init(
+            method: "delete", path: "/namespaces/{namespace}/projects/{project}/members/{username}",
+            summary: "Remove a project member (as for adding), or leave the project yourself", tag: "projects", success: (204, nil)),
+        .init(
             method: "post", path: "/namespaces/{namespace}/blobs/check", summary: "Which of these blobs must still be uploaded (viewer)",
             tag: "data", request: "BlobCheckRequest", success: (200, "BlobCheckResponse")),
         .init(
@@ -149,7 +160,8 @@ enum OpenAPIDocument {
             tag: "data", success: (200, nil), binaryResponse: true),
         .init(
             method: "get", path: "/datasets",
-            summary: "Datasets the caller may read across namespaces (public ones and their namespaces'), optionally matching ?search=",
+            summary:
+                "Datasets the caller may read across namespaces (public ones, their namespaces' and their projects' private ones), optionally matching ?search=",
             tag: "data", success: (200, "DatasetListingList"),
             query: [QueryParameter(name: "search", description: "Text in the name or description", kind: .string)]),
         .init(
@@ -160,13 +172,15 @@ enum OpenAPIDocument {
             tag: "data", request: "CreateDatasetRequest", success: (201, "Dataset")),
         .init(
             method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}",
-            summary: "A dataset (viewer, or anyone for public datasets)", tag: "data", success: (200, "Dataset")),
+            summary:
+                "A dataset (anyone for public datasets, namespace viewers for namespace ones, project members and namespace maintainers for private ones)",
+            tag: "data", success: (200, "Dataset")),
         .init(
             method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions",
             summary: "A dataset's versions, newest first", tag: "data", success: (200, "DatasetVersionList")),
         .init(
             method: "post", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions",
-            summary: "Import an uploaded CSV or JSON Lines file as the next version (developer)", tag: "data",
+            summary: "Import an uploaded CSV, JSON Lines, image-folder zip or tar(.gz) file as the next version (developer)", tag: "data",
             request: "CreateVersionRequest", success: (201, "VersionDetail")),
         .init(
             method: "get", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}",
@@ -199,6 +213,10 @@ enum OpenAPIDocument {
             method: "put", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/state",
             summary: "Move a version forward: deprecated, archived or deleted (maintainer)", tag: "data", request: "VersionStateRequest",
             success: (200, "DatasetVersion")),
+        .init(
+            method: "patch", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}",
+            summary: "Change a dataset's description (developer) or visibility (maintainer of the dataset)", tag: "data",
+            request: "UpdateDatasetRequest", success: (200, "Dataset")),
         .init(
             method: "delete", path: "/namespaces/{namespace}/projects/{project}/datasets/{dataset}",
             summary: "Delete a dataset and all its versions (maintainer)", tag: "data", success: (204, nil)),
@@ -566,6 +584,10 @@ enum OpenAPIDocument {
                 required: ["namespace_id", "user_id", "username", "role", "added_at"]),
             "MembershipList": list("Membership"),
             "SetMemberRequest": object(["role": role], required: ["role"]),
+            "ProjectMember": object(
+                ["project_id": uuid, "user_id": uuid, "username": name, "role": role, "added_at": time],
+                required: ["project_id", "user_id", "username", "role", "added_at"]),
+            "ProjectMemberList": list("ProjectMember"),
             "Quota": object(
                 ["cpu": nullable("number"), "memory_bytes": nullable("integer"), "gpu": nullable("integer"), "weight": nullable("number")],
                 required: []),
@@ -850,6 +872,7 @@ enum OpenAPIDocument {
                     "source": string, "runs": ["type": "array", "items": ["type": "object"]],
                     "model_versions": ["type": "array", "items": ["type": "object"]],
                 ], required: ["source", "runs", "model_versions"]),
+            "UpdateDatasetRequest": object(["description": string, "visibility": visibility], required: []),
             "CreateDatasetRequest": object(
                 ["name": name, "task_type": taskType, "description": string, "visibility": visibility], required: ["name", "task_type"]),
             "DatasetVersion": object(

@@ -164,7 +164,10 @@ struct TrackingCatalog: Sendable {
             let project = try await store.projects.project(named: parts[1], in: namespace),
             let dataset = try await store.datasets.dataset(named: parts[2], in: project)
         else { return nil }
-        if dataset.visibility != .public, try await role(of: caller, in: namespace.id) == nil { return nil }
+        let namespaceRole = try await role(of: caller, in: namespace.id)
+        guard
+            try await AccessPolicy(store: store).datasetRole(caller, visibility: dataset.visibility, in: project, namespaceRole: namespaceRole) != nil
+        else { return nil }
         return RunInputView.DatasetVersionRef(namespace: parts[0], project: parts[1], dataset: parts[2], version: number)
     }
 

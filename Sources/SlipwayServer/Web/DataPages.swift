@@ -17,6 +17,7 @@ struct DataPages: Sendable {
         group.get("datasets", use: searchPage)
         group.get("namespaces/{namespace}/projects/{project}", use: projectPage)
         group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}", use: datasetPage)
+        group.post("namespaces/{namespace}/projects/{project}/datasets/{dataset}/visibility", use: setVisibility)
         group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}/versions/{version}/records", use: recordsPage)
         group.get("namespaces/{namespace}/projects/{project}/datasets/{dataset}/diff", use: diffPage)
     }
@@ -26,7 +27,8 @@ struct DataPages: Sendable {
         let caller = try datasets.access.caller(context)
         let text = request.uri.queryParameters["search"].map(String.init) ?? ""
         try validText(text, field: "search", limit: 200)
-        let found = try await store.datasets.search(text, visibleTo: caller.user.id, seesEverything: caller.user.isAdmin)
+        let found = try await store.datasets.search(
+            text, visibleTo: caller.user.id, seesEverything: caller.user.isAdmin, onlyIn: caller.jobScope?.namespaceID)
         let rows = found.map {
             ProjectPage.Row(
                 namespace: $0.namespace, project: $0.project, name: $0.dataset.name.value, task: $0.dataset.taskType.rawValue,
@@ -40,7 +42,8 @@ struct DataPages: Sendable {
     @Sendable func projectPage(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (access, project) = try await datasets.access.project(context, requires: .viewer)
         let namespace = access.namespace.name.value
-        let rows = try await store.datasets.list(in: project).map {
+        let privateToo = try await datasets.access.seesPrivateDatasets(access.caller, in: project, namespaceRole: access.role)
+        let rows = try await store.datasets.list(in: project, includingPrivate: privateToo).map {
             ProjectPage.Row(
                 namespace: namespace, project: project.name.value, name: $0.name.value, task: $0.taskType.rawValue,
                 visibility: $0.visibility.rawValue, latest: $0.latestVersion.map { "v\($0)" } ?? "—", description: $0.description)
@@ -65,6 +68,33 @@ struct DataPages: Sendable {
     }
 
     @Sendable func datasetPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await datasetPage(request, context: context, flash: nil, status: .ok)
+    }
+
+    /// The visibility form of the dataset page (maintainers of the dataset): changes it through the API's rules.
+    @Sendable func setVisibility(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let caller = try datasets.access.caller(context)
+        let form = try await FormBody.read(request, context: context)
+        try form.requireCSRF(caller)
+        do {
+            guard let text = form.text("visibility"), let visibility = Visibility(rawValue: text) else {
+                throw APIError.invalidField("visibility", "must be private, namespace or public")
+            }
+            _ = try await datasets.update(UpdateDatasetRequest(visibility: visibility), context: context)
+            // After making it private, someone who cannot see private datasets would get a 404 here: show the project.
+            guard let target = try? await datasets.target(context, requires: .viewer) else {
+                let namespace = try context.parameters.require("namespace")
+                return ComputePages.redirect("/namespaces/\(namespace)/projects/\(try context.parameters.require("project"))")
+            }
+            return ComputePages.redirect(Self.base(target))
+        } catch let error as APIError where error.status != .notFound {
+            return try await datasetPage(request, context: context, flash: .init(kind: "error", message: error.message), status: error.status)
+        }
+    }
+
+    private func datasetPage(
+        _ request: Request, context: AppRequestContext, flash: LayoutView.Flash?, status: HTTPResponse.Status
+    ) async throws -> Response {
         let target = try await datasets.target(context, requires: .viewer)
         let versions = try await store.datasets.versions(of: target.dataset)
         let selectedNumber = request.uri.queryParameters["version"].flatMap { Int(String($0)) } ?? target.dataset.latestVersion
@@ -86,8 +116,9 @@ struct DataPages: Sendable {
             throw APIError.notFound("dataset '\(target.dataset.name)' has no such version")
         }
         let base = Self.base(target)
+        let canChangeVisibility = target.access.role.includes(.maintainer) && target.access.caller.jobScope == nil
         let page = DatasetPage(
-            layout: .make(context.caller, section: "/namespaces"), namespace: target.access.namespace.name.value,
+            layout: .make(context.caller, section: "/namespaces", flash: flash), namespace: target.access.namespace.name.value,
             project: target.project.name.value, base: base,
             dataset: .init(
                 name: target.dataset.name.value, task: target.dataset.taskType.rawValue, visibility: target.dataset.visibility.rawValue,
@@ -98,8 +129,11 @@ struct DataPages: Sendable {
                     by: version.createdBy, message: version.message, selected: version.number == selectedNumber,
                     isPrevious: version.number == (selectedNumber ?? 0) - 1)
             },
-            canDiff: versions.count > 1, version: selected.map { [$0] } ?? [])
-        return pages.render("dataset", page)
+            canDiff: versions.count > 1, version: selected.map { [$0] } ?? [],
+            visibilityChoices: canChangeVisibility
+                ? Visibility.allCases.map { .init(value: $0.rawValue, selected: $0 == target.dataset.visibility) } : [],
+            canChangeVisibility: canChangeVisibility)
+        return pages.render("dataset", page, status: status)
     }
 
     @Sendable func recordsPage(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -214,6 +248,10 @@ struct DatasetSearchPage: Sendable {
 }
 
 struct DatasetPage: Sendable {
+    struct VisibilityChoice: Sendable {
+        var value: String
+        var selected: Bool
+    }
     struct DatasetView: Sendable {
         var name: String
         var task: String
@@ -293,6 +331,10 @@ struct DatasetPage: Sendable {
     var versions: [VersionRow]
     var canDiff: Bool
     var version: [VersionView]
+    /// The visibility form's options, for those who may change it (empty otherwise).
+    var visibilityChoices: [VisibilityChoice]
+    /// Whether the form is shown (stored: templates read stored properties only).
+    var canChangeVisibility: Bool
 }
 
 struct RecordsPage: Sendable {

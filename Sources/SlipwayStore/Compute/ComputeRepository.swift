@@ -36,12 +36,20 @@ public protocol ComputeRepository: Sendable {
     func events(jobID: UUID) async throws -> [JobEvent]
     /// Queued and placed jobs with their namespace ids: what the scheduler plans over.
     func schedulable() async throws -> [(job: Job, namespaceID: UUID, nodeID: UUID?)]
-    /// Places a queued job on a node. - Returns: false when the job was no longer queued.
+    /// Places a queued job on a node, checking in the same transaction that the node is ready and has room for it
+    /// beside the jobs placed there (another server may have placed some meanwhile) and that its GPU devices are free.
+    /// - Returns: false when the job was no longer queued or the node had no room for it.
     func place(jobID: UUID, nodeID: UUID, gpuDevices: [Int], at now: Date) async throws -> Bool
     /// Jobs placed on the node that its agent has not started yet.
     func assignments(nodeID: UUID) async throws -> [JobAssignment]
     /// Of the attempts an agent runs, those it must stop: finished (cancelled) or no longer its own.
     func stale(_ running: [AgentHeartbeat.RunningAttempt], nodeID: UUID) async throws -> [UUID]
+    /// Re-queues (or, out of attempts, ends as lost) the jobs placed on the node as preparing or running whose
+    /// attempt its agent no longer lists in `running` — the agent lost track of them, or their final report never
+    /// arrived — so they do not hold the node's room forever. A job whose last change is not older than
+    /// `settledBefore` is left alone (its agent may not have listed it yet).
+    /// - Returns: the jobs changed, as they are now.
+    func reconcile(nodeID: UUID, running: [AgentHeartbeat.RunningAttempt], settledBefore: Date, at now: Date) async throws -> [Job]
     /// An agent's report. - Throws: `stale_report` (409) when the node or attempt no longer holds the job;
     /// `invalid_transition` for a state that cannot follow the current one.
     func report(jobID: UUID, nodeID: UUID, _ report: JobStateReport, at now: Date) async throws -> Job
@@ -251,6 +259,11 @@ public struct SQLComputeRepository: ComputeRepository {
         let placed = try await db.select().column("*").from("jobs").where("node_id", .equal, nodeID)
             .where("state", .in, JobState.allCases.filter(\.isPlaced).map(\.rawValue))
             .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        try await requeue(db, placed, reason: reason, at: stamp, costsAttempt: costsAttempt)
+    }
+
+    /// Puts these placed jobs back in the queue, or ends them as lost when they have used every attempt.
+    static func requeue(_ db: any SQLDatabase, _ placed: [JobRow], reason: String, at stamp: Int64, costsAttempt: Bool = true) async throws {
         for job in placed {
             let exhausted = costsAttempt && job.attempts >= job.maxAttempts
             let state: JobState = exhausted ? .lost : .queued
@@ -259,7 +272,9 @@ public struct SQLComputeRepository: ComputeRepository {
                 .set("gpu_devices", to: "[]")
             if exhausted { update = update.set("finished_at", to: stamp) }
             if !costsAttempt { update = update.set("attempts", to: max(0, job.attempts - 1)) }
-            try await update.where("id", .equal, job.id).run()
+            // Guarded by the state read, so a report that landed meanwhile (PostgreSQL reads committed rows) wins.
+            let changed = try await update.where("id", .equal, job.id).where("state", .equal, job.state).returning("id").all()
+            guard !changed.isEmpty else { continue }
             try await insertEvent(db, jobID: job.id, state: state, reason: why, node: nil, at: stamp)
         }
     }
@@ -399,16 +414,69 @@ public struct SQLComputeRepository: ComputeRepository {
                     .where("state", .equal, JobState.queued.rawValue)
                     .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { return false }
-            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
-            try await db.update("jobs").set("state", to: JobState.scheduled.rawValue).set("node_id", to: nodeID.uuidString)
+            // The node's row is locked (PostgreSQL; SQLite's writer is alone anyway), so placements on one node from
+            // several servers take turns, and each sees what the others placed.
+            guard
+                let node = try await db.select().column("*").from("compute_nodes").where("id", .equal, nodeID.uuidString)
+                    .for(.update).first(decoding: NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase),
+                node.state == NodeState.ready.rawValue,
+                try await Self.hasRoom(db, on: node, for: row, devices: gpuDevices)
+            else { return false }
+            let nodeName: String? = node.name
+            let changed = try await db.update("jobs").set("state", to: JobState.scheduled.rawValue).set("node_id", to: nodeID.uuidString)
                 .set("gpu_devices", to: try Self.json(gpuDevices)).set("attempts", to: row.attempts + 1).set("token_hash", to: SQLLiteral.null)
                 .set("reason", to: "placed on \(nodeName ?? "?")")
-                .where("id", .equal, row.id).where("state", .equal, JobState.queued.rawValue).run()
+                .where("id", .equal, row.id).where("state", .equal, JobState.queued.rawValue).returning("id").all()
+            guard !changed.isEmpty else { return false }
             try await Self.insertEvent(
                 db, jobID: row.id, state: .scheduled, reason: "placed on \(nodeName ?? "?") (attempt \(row.attempts + 1))", node: nodeName,
                 at: Self.millis(now))
             return true
         }
+    }
+
+    /// Whether the node has room for the job beside what is placed on it.
+    static func hasRoom(_ db: any SQLDatabase, on node: NodeRow, for job: JobRow, devices: [Int]) async throws -> Bool {
+        try await hasRoom(
+            db, on: node, cpu: job.cpu, memoryBytes: job.memoryBytes, gpu: job.gpu, devices: devices, excludingJob: job.id, excludingReplica: nil)
+    }
+
+    /// Whether the node has room for a request beside what is placed on it — jobs and serving replicas: CPU, memory and
+    /// GPU count within its capacity, and GPU devices that exist on the node and nothing else placed holds.
+    static func hasRoom(
+        _ db: any SQLDatabase, on node: NodeRow, cpu wanted: Double, memoryBytes: Int64, gpu wantedGPUs: Int, devices: [Int],
+        excludingJob: String?, excludingReplica: String?
+    ) async throws -> Bool {
+        struct Held: Decodable {
+            var cpu: Double
+            var memoryBytes: Int64
+            var gpu: Int
+            var gpuDevices: String
+        }
+        var jobs = db.select().columns("cpu", "memory_bytes", "gpu", "gpu_devices").from("jobs")
+            .where("node_id", .equal, node.id).where("state", .in, JobState.allCases.filter(\.isPlaced).map(\.rawValue))
+        if let excludingJob { jobs = jobs.where("id", .notEqual, excludingJob) }
+        var replicas = db.select().columns("cpu", "memory_bytes", "gpu", "gpu_devices").from("deployment_replicas")
+            .where("node_id", .equal, node.id).where("state", .in, ReplicaState.allCases.filter(\.isPlaced).map(\.rawValue))
+        if let excludingReplica { replicas = replicas.where("id", .notEqual, excludingReplica) }
+        let placed =
+            try await jobs.all(decoding: Held.self, keyDecodingStrategy: .convertFromSnakeCase)
+            + replicas.all(decoding: Held.self, keyDecodingStrategy: .convertFromSnakeCase)
+        var cpu = wanted
+        var memory = memoryBytes
+        var gpu = wantedGPUs
+        var taken: Set<Int> = []
+        for held in placed {
+            cpu += held.cpu
+            memory += held.memoryBytes
+            gpu += held.gpu
+            taken.formUnion(try decode([Int].self, held.gpuDevices))
+        }
+        let existing = Set(try decode([GPUDevice].self, node.gpusJson).map(\.index))
+        // Millicores, as the scheduler counts: sums of fractions do not fail on rounding.
+        guard (cpu * 1000).rounded() <= (node.cpu * 1000).rounded(), memory <= node.memoryBytes, gpu <= node.gpu else { return false }
+        return devices.count == wantedGPUs && Set(devices).count == devices.count && Set(devices).isSubset(of: existing)
+            && taken.isDisjoint(with: devices)
     }
 
     public func assignments(nodeID: UUID) async throws -> [JobAssignment] {
@@ -437,12 +505,46 @@ public struct SQLComputeRepository: ComputeRepository {
         }.map(\.jobId)
     }
 
-    /// Which states an agent may report after which.
+    public func reconcile(nodeID: UUID, running: [AgentHeartbeat.RunningAttempt], settledBefore: Date, at now: Date) async throws -> [Job] {
+        let listed = Set(running.map { "\($0.jobId.uuidString)#\($0.attempt)" })
+        return try await database.write { db in
+            let placed = try await db.select().column("*").from("jobs").where("node_id", .equal, nodeID.uuidString)
+                .where("state", .in, [JobState.preparing.rawValue, JobState.running.rawValue])
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            var orphans: [JobRow] = []
+            for job in placed where !listed.contains("\(job.id)#\(job.attempts)") {
+                let last = try await db.select().column(SQLFunction("MAX", args: SQLColumn("at")), as: "at").from("job_events")
+                    .where("job_id", .equal, job.id).first(decoding: LastEvent.self)
+                if (last?.at ?? 0) < Self.millis(settledBefore) { orphans.append(job) }
+            }
+            guard !orphans.isEmpty else { return [] }
+            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString] ?? "?"
+            for job in orphans {
+                try await Self.requeue(
+                    db, [job],
+                    reason:
+                        "the agent on node \(nodeName) no longer runs attempt \(job.attempts) (it lost track of it, or its final report never arrived)",
+                    at: Self.millis(now))
+            }
+            let ids = orphans.map(\.id)
+            let rows = try await db.select().column("*").from("jobs").where("id", .in, ids)
+                .all(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            return try await Self.jobs(db, rows)
+        }
+    }
+
+    struct LastEvent: Decodable {
+        var at: Int64?
+    }
+
+    /// Which states an agent may report after which. A final state may follow any placed state directly, since
+    /// the reports between may have been superseded (the agent delivers the final one first when the server was
+    /// out of reach); preparing may repeat (code and data, then the environment).
     static func allowed(from current: JobState, to next: JobState) -> Bool {
         switch (current, next) {
-        case (.scheduled, .preparing), (.scheduled, .running), (.preparing, .running): true
-        case (.scheduled, .failed), (.preparing, .failed), (.running, .failed), (.running, .succeeded): true
-        case (.preparing, .succeeded): false
+        case (.scheduled, .preparing), (.scheduled, .running), (.preparing, .preparing), (.preparing, .running): true
+        case (.scheduled, .failed), (.preparing, .failed), (.running, .failed): true
+        case (.scheduled, .succeeded), (.preparing, .succeeded), (.running, .succeeded): true
         default: false
         }
     }
@@ -453,6 +555,13 @@ public struct SQLComputeRepository: ComputeRepository {
                 let row = try await db.select().column("*").from("jobs").where("id", .equal, jobID.uuidString)
                     .first(decoding: JobRow.self, keyDecodingStrategy: .convertFromSnakeCase)
             else { throw StoreError.notFound("job", jobID.uuidString) }
+            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
+            // The same report again (the answer to the first was lost and the agent retried): already applied.
+            if row.nodeId == nodeID.uuidString, row.attempts == report.attempt, row.state == report.state.rawValue,
+                report.state.isFinal || report.state == .running
+            {
+                return try row.job(nodeName: nodeName)
+            }
             guard row.nodeId == nodeID.uuidString, row.attempts == report.attempt, let current = JobState(rawValue: row.state), current.isPlaced
             else {
                 throw StoreError.conflict(
@@ -469,7 +578,6 @@ public struct SQLComputeRepository: ComputeRepository {
                 update = update.set("finished_at", to: stamp).set("exit_code", to: report.exitCode.map { SQLBind($0) } ?? SQLBind(Int?.none))
             }
             try await update.where("id", .equal, row.id).where("state", .equal, row.state).run()
-            let nodeName = try await Self.nodeNames(db)[nodeID.uuidString]
             try await Self.insertEvent(db, jobID: row.id, state: report.state, reason: reason, node: nodeName, at: stamp)
             var updated = row
             updated.state = report.state.rawValue
@@ -592,25 +700,19 @@ public struct SQLComputeRepository: ComputeRepository {
     public func acquireLease(_ name: String, holder: String, at now: Date, ttl: TimeInterval) async throws -> Bool {
         let stamp = Self.millis(now)
         let expires = Self.millis(now.addingTimeInterval(ttl))
-        return try await database.write { db in
-            struct Row: Decodable {
-                var holder: String
-                var expiresAt: Int64
-            }
-            if let lease = try await db.select().columns("holder", "expires_at").from("leader_leases").where("name", .equal, name)
-                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-            {
-                guard lease.holder == holder || lease.expiresAt < stamp else { return false }
-                try await db.update("leader_leases").set("holder", to: holder).set("expires_at", to: expires).where("name", .equal, name).run()
-                return true
-            }
-            do {
-                try await db.insert(into: "leader_leases").columns("name", "holder", "expires_at")
-                    .values(SQLBind(name), SQLBind(holder), SQLBind(expires)).run()
-                return true
-            } catch  where isUniqueViolation(error) {
-                return false
-            }
+        // One statement: the insert, or the take-over of a lease that is ours or has expired, decided on the row
+        // as it is when the statement runs (PostgreSQL locks the conflicting row and checks the condition again),
+        // so two servers racing for an expired lease cannot both win.
+        let rows = try await database.write { db in
+            try await db.raw(
+                """
+                INSERT INTO leader_leases (name, holder, expires_at) VALUES (\(bind: name), \(bind: holder), \(bind: expires))
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE leader_leases.holder = excluded.holder OR leader_leases.expires_at < \(bind: stamp)
+                RETURNING holder
+                """
+            ).all()
         }
+        return !rows.isEmpty
     }
 }

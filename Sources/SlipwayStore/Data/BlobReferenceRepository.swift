@@ -10,8 +10,18 @@ public protocol BlobReferenceRepository: Sendable {
     func recordUpload(_ digest: String, namespaceID: UUID) async throws
     /// The digests among `digests` that the namespace holds.
     func held(_ digests: [String], namespaceID: UUID) async throws -> Set<String>
-    /// Whether a live version, a draft, a tracking artifact or a job's code refers to the blob, or a namespace uploaded it after `uploadCutoff` (a push in flight).
-    func isReferenced(_ digest: String, uploadsAfter uploadCutoff: Date) async throws -> Bool
+    /// Whether a live version, a draft, a tracking artifact or a job's code refers to the blob, a namespace uploaded it
+    /// after `uploadCutoff` (a push in flight), or an import still running began no later than `storedAt`, the blob's
+    /// last store time (it may be one of that import's shards or files).
+    func isReferenced(_ digest: String, uploadsAfter uploadCutoff: Date, storedAt: Date, at now: Date) async throws -> Bool
+    /// Records `digests` as held by the namespace as of now, as an upload would: the client was just told it need
+    /// not send them, so they get an upload's grace period.
+    func refreshUploads(_ digests: [String], namespaceID: UUID) async throws
+    /// Notes an import beginning, for garbage collection to respect until it ends or `expiresAt` passes (a server that
+    /// died mid-import). - Returns: its id, for ``endImport(_:)``.
+    func beginImport(namespaceID: UUID, at now: Date, expiresAt: Date) async throws -> UUID
+    /// Notes that an import ended (committed or failed).
+    func endImport(_ id: UUID) async throws
     /// Forgets every reference to blobs that were deleted.
     func forget(_ digests: [String]) async throws
     /// Whether a live version of a public dataset of the namespace refers to the blob (so any signed-in user may read it).
@@ -63,9 +73,18 @@ public struct SQLBlobReferenceRepository: BlobReferenceRepository {
         return found
     }
 
-    public func isReferenced(_ digest: String, uploadsAfter uploadCutoff: Date) async throws -> Bool {
+    public func isReferenced(_ digest: String, uploadsAfter uploadCutoff: Date, storedAt: Date, at now: Date) async throws -> Bool {
         try await database.read { db in
-            try await db.raw(
+            if try await db.raw(
+                """
+                SELECT 1 AS live FROM imports_in_flight
+                WHERE started_at <= \(bind: storedAt.timeIntervalSince1970) AND expires_at > \(bind: now.timeIntervalSince1970)
+                LIMIT 1
+                """
+            ).first() != nil {
+                return true
+            }
+            return try await db.raw(
                 """
                 SELECT 1 AS live FROM blob_references r WHERE r.digest = \(bind: digest) AND (
                     (r.owner_type = 'namespace' AND r.created_at > \(bind: uploadCutoff.timeIntervalSince1970))
@@ -77,6 +96,48 @@ public struct SQLBlobReferenceRepository: BlobReferenceRepository {
                 LIMIT 1
                 """
             ).first() != nil
+        }
+    }
+
+    public func refreshUploads(_ digests: [String], namespaceID: UUID) async throws {
+        guard !digests.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        for start in stride(from: 0, to: digests.count, by: 500) {
+            let batch = Array(Set(digests[start..<min(start + 500, digests.count)])).sorted()
+            try await database.write { db in
+                let existing = Set(
+                    try await db.select().column("digest").from("blob_references").where("owner_type", .equal, "namespace")
+                        .where("owner_id", .equal, namespaceID.uuidString).where("digest", .in, batch)
+                        .all(decodingColumn: "digest", as: String.self))
+                if !existing.isEmpty {
+                    try await db.update("blob_references").set("created_at", to: now).where("owner_type", .equal, "namespace")
+                        .where("owner_id", .equal, namespaceID.uuidString).where("digest", .in, Array(existing)).run()
+                }
+                for digest in batch where !existing.contains(digest) {
+                    try await db.insert(into: "blob_references").columns("owner_type", "owner_id", "digest", "created_at")
+                        .values(SQLBind("namespace"), SQLBind(namespaceID.uuidString), SQLBind(digest), SQLBind(now)).run()
+                }
+            }
+        }
+    }
+
+    public func beginImport(namespaceID: UUID, at now: Date, expiresAt: Date) async throws -> UUID {
+        let id = UUID()
+        try await database.write { db in
+            try await db.insert(into: "imports_in_flight").columns("id", "namespace_id", "started_at", "expires_at")
+                .values(
+                    SQLBind(id.uuidString), SQLBind(namespaceID.uuidString), SQLBind(now.timeIntervalSince1970),
+                    SQLBind(expiresAt.timeIntervalSince1970)
+                ).run()
+        }
+        return id
+    }
+
+    public func endImport(_ id: UUID) async throws {
+        try await database.write { db in
+            try await db.delete(from: "imports_in_flight").where("id", .equal, id.uuidString).run()
+            // Rows of servers that died mid-import are dropped once they expired.
+            try await db.delete(from: "imports_in_flight").where("expires_at", .lessThan, Date().timeIntervalSince1970).run()
         }
     }
 

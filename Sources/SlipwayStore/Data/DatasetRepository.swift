@@ -16,11 +16,15 @@ public protocol DatasetRepository: Sendable {
     ) async throws -> Dataset
     /// The dataset of that name in the project.
     func dataset(named name: String, in project: Project) async throws -> Dataset?
-    /// The project's datasets, by name.
-    func list(in project: Project) async throws -> [Dataset]
-    /// Datasets the user may read (public ones, those of namespaces they belong to; every one for administrators),
-    /// by name, matching `text` (in the name or description) when given.
-    func search(_ text: String?, visibleTo userID: UUID, seesEverything: Bool) async throws -> [DatasetListing]
+    /// The project's datasets, by name; its `private` ones only when `includingPrivate`.
+    func list(in project: Project, includingPrivate: Bool) async throws -> [Dataset]
+    /// Datasets the user may read, by name, matching `text` (in the name or description) when given: public ones,
+    /// `namespace` ones of namespaces they belong to, and `private` ones of projects they are members of or of
+    /// namespaces they maintain or own; every one when `seesEverything` (administrators). `onlyIn` narrows the
+    /// search to one namespace.
+    func search(_ text: String?, visibleTo userID: UUID, seesEverything: Bool, onlyIn namespaceID: UUID?) async throws -> [DatasetListing]
+    /// Changes the description and/or the visibility. - Returns: the dataset as it is now.
+    func update(_ dataset: Dataset, description: String?, visibility: Visibility?, by actor: AuditActor) async throws -> Dataset
     /// Commits a new version numbered one past the newest, referencing `digests` (shards and files) so they outlive garbage collection.
     func addVersion(
         to dataset: Dataset, manifestJSON: String, recordCount: Int, message: String, digests: Set<String>, by actor: AuditActor
@@ -82,16 +86,41 @@ public struct SQLDatasetRepository: DatasetRepository {
         }?.dataset()
     }
 
-    public func list(in project: Project) async throws -> [Dataset] {
+    public func list(in project: Project, includingPrivate: Bool) async throws -> [Dataset] {
         try await database.read { db in
-            try await Self.select(db).where(SQLColumn("project_id", table: "d"), .equal, SQLBind(project.id.uuidString)).orderBy(
-                SQLColumn("name", table: "d")
-            )
-            .all(decoding: DatasetRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+            var query = Self.select(db).where(SQLColumn("project_id", table: "d"), .equal, SQLBind(project.id.uuidString))
+            if !includingPrivate {
+                query = query.where(SQLColumn("visibility", table: "d"), .notEqual, SQLBind(Visibility.private.rawValue))
+            }
+            return try await query.orderBy(SQLColumn("name", table: "d"))
+                .all(decoding: DatasetRow.self, keyDecodingStrategy: .convertFromSnakeCase)
         }.map { try $0.dataset() }
     }
 
-    public func search(_ text: String?, visibleTo userID: UUID, seesEverything: Bool) async throws -> [DatasetListing] {
+    public func update(_ dataset: Dataset, description: String?, visibility: Visibility?, by actor: AuditActor) async throws -> Dataset {
+        var updated = dataset
+        var details: [String: String] = [:]
+        if let description {
+            updated.description = description
+            details["description"] = description
+        }
+        if let visibility {
+            updated.visibility = visibility
+            details["visibility"] = visibility.rawValue
+            details["previous_visibility"] = dataset.visibility.rawValue
+        }
+        guard !details.isEmpty else { return dataset }
+        let (changes, result) = (details, updated)
+        try await database.write { db in
+            try await db.update("datasets").set("description", to: result.description).set("visibility", to: result.visibility.rawValue)
+                .where("id", .equal, dataset.id.uuidString).run()
+            try await db.recordAudit(
+                actor, "dataset.update", targetType: "dataset", target: dataset.name.value, namespaceID: dataset.namespaceID, details: changes)
+        }
+        return result
+    }
+
+    public func search(_ text: String?, visibleTo userID: UUID, seesEverything: Bool, onlyIn namespaceID: UUID?) async throws -> [DatasetListing] {
         try await database.read { db in
             var query = Self.select(db)
                 .column(SQLAlias(SQLColumn("name", table: "n"), as: SQLIdentifier("namespace_name")))
@@ -103,13 +132,19 @@ public struct SQLDatasetRepository: DatasetRepository {
                 .join(
                     SQLAlias(SQLIdentifier("projects"), as: SQLIdentifier("p")), on: SQLColumn("project_id", table: "d"), .equal,
                     SQLColumn("id", table: "p"))
+            if let namespaceID { query = query.where(SQLColumn("namespace_id", table: "d"), .equal, SQLBind(namespaceID.uuidString)) }
             if !seesEverything {
-                query = query.where { group in
-                    group.where(SQLColumn("visibility", table: "d"), .equal, SQLBind(Visibility.public.rawValue))
-                        .orWhere(
-                            SQLColumn("namespace_id", table: "d"), .in,
-                            SQLGroupExpression(SQLQueryString("SELECT namespace_id FROM memberships WHERE user_id = \(bind: userID.uuidString)")))
-                }
+                let user = userID.uuidString
+                query = query.where(
+                    SQLQueryString(
+                        """
+                        (d.visibility = 'public'
+                        OR (d.visibility = 'namespace' AND d.namespace_id IN (SELECT namespace_id FROM memberships WHERE user_id = \(bind: user)))
+                        OR (d.visibility = 'private' AND (
+                            d.namespace_id IN (SELECT namespace_id FROM memberships WHERE user_id = \(bind: user) AND role IN ('maintainer', 'owner'))
+                            OR (d.project_id IN (SELECT project_id FROM project_members WHERE user_id = \(bind: user))
+                                AND d.namespace_id IN (SELECT namespace_id FROM memberships WHERE user_id = \(bind: user))))))
+                        """))
             }
             if let text, !text.isEmpty {
                 let pattern = "%" + text.lowercased().replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"

@@ -192,6 +192,13 @@ public struct SQLNamespaceRepository: NamespaceRepository {
             }
             try await db.delete(from: "memberships")
                 .where("namespace_id", .equal, namespace.id.uuidString).where("user_id", .equal, user.id.uuidString).run()
+            // Leaving the namespace ends its project memberships too.
+            try await db.raw(
+                """
+                DELETE FROM project_members WHERE user_id = \(bind: user.id.uuidString)
+                AND project_id IN (SELECT id FROM projects WHERE namespace_id = \(bind: namespace.id.uuidString))
+                """
+            ).run()
             try await db.recordAudit(
                 actor, "member.remove", targetType: "member", target: "\(namespace.name)/\(user.username)",
                 namespaceID: namespace.id, details: ["previous_role": role])

@@ -14,6 +14,14 @@ public protocol ProjectRepository: Sendable {
     func update(_ project: Project, in namespace: Namespace, description: String, by actor: AuditActor) async throws -> Project
     /// Deletes the project.
     func delete(_ project: Project, in namespace: Namespace, by actor: AuditActor) async throws
+    /// The project's members, by username.
+    func members(of project: Project) async throws -> [ProjectMember]
+    /// The user's role in the project, or `nil` if not a member.
+    func role(of userID: UUID, in project: Project) async throws -> Role?
+    /// Adds a member or changes a member's role.
+    func setMember(_ user: User, role: Role, in project: Project, namespace: Namespace, by actor: AuditActor) async throws -> ProjectMember
+    /// Removes a member. - Throws: `not_found` when the user is not one.
+    func removeMember(_ user: User, from project: Project, namespace: Namespace, by actor: AuditActor) async throws
 }
 
 /// Projects in the SQL database.
@@ -83,10 +91,81 @@ public struct SQLProjectRepository: ProjectRepository {
                 throw StoreError.conflict(
                     code: "project_not_empty", "project '\(namespace.name)/\(project.name)' still holds \(datasets) dataset(s); delete them first")
             }
+            try await db.delete(from: "project_members").where("project_id", .equal, project.id.uuidString).run()
             try await db.delete(from: "projects").where("id", .equal, project.id.uuidString).run()
             try await db.recordAudit(
                 actor, "project.delete", targetType: "project", target: "\(namespace.name)/\(project.name)",
                 namespaceID: namespace.id)
+        }
+    }
+}
+
+extension SQLProjectRepository {
+    public func members(of project: Project) async throws -> [ProjectMember] {
+        try await database.read { db in
+            try await db.raw(
+                """
+                SELECT m.user_id, u.username, m.role, m.added_at
+                FROM project_members m JOIN users u ON u.id = m.user_id
+                WHERE m.project_id = \(bind: project.id.uuidString) ORDER BY u.username
+                """
+            ).all()
+        }.map { row in
+            ProjectMember(
+                projectID: project.id, userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self))!,
+                username: try ResourceName(validating: try row.decode(column: "username", as: String.self)),
+                role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .viewer,
+                addedAt: Date(timeIntervalSince1970: try row.decode(column: "added_at", as: Double.self)))
+        }
+    }
+
+    public func role(of userID: UUID, in project: Project) async throws -> Role? {
+        try await database.read { db in
+            try await db.select().column("role").from("project_members")
+                .where("project_id", .equal, project.id.uuidString).where("user_id", .equal, userID.uuidString)
+                .first(decodingColumn: "role", as: String.self)
+        }.flatMap(Role.init(rawValue:))
+    }
+
+    public func setMember(_ user: User, role: Role, in project: Project, namespace: Namespace, by actor: AuditActor) async throws -> ProjectMember {
+        let now = Date().timeIntervalSince1970
+        let target = "\(namespace.name)/\(project.name)/\(user.username)"
+        let addedAt = try await database.write { db -> Double in
+            let current = try await db.select().columns("role", "added_at").from("project_members")
+                .where("project_id", .equal, project.id.uuidString).where("user_id", .equal, user.id.uuidString).first()
+            if let current {
+                let oldRole = try current.decode(column: "role", as: String.self)
+                try await db.update("project_members").set("role", to: role.rawValue)
+                    .where("project_id", .equal, project.id.uuidString).where("user_id", .equal, user.id.uuidString).run()
+                try await db.recordAudit(
+                    actor, "project_member.update", targetType: "project_member", target: target, namespaceID: namespace.id,
+                    details: ["role": role.rawValue, "previous_role": oldRole])
+                return try current.decode(column: "added_at", as: Double.self)
+            }
+            try await db.insert(into: "project_members").columns("project_id", "user_id", "role", "added_at")
+                .values(SQLBind(project.id.uuidString), SQLBind(user.id.uuidString), SQLBind(role.rawValue), SQLBind(now)).run()
+            try await db.recordAudit(
+                actor, "project_member.add", targetType: "project_member", target: target, namespaceID: namespace.id,
+                details: ["role": role.rawValue])
+            return now
+        }
+        return ProjectMember(
+            projectID: project.id, userID: user.id, username: user.username, role: role, addedAt: Date(timeIntervalSince1970: addedAt))
+    }
+
+    public func removeMember(_ user: User, from project: Project, namespace: Namespace, by actor: AuditActor) async throws {
+        let target = "\(namespace.name)/\(project.name)/\(user.username)"
+        try await database.write { db in
+            guard
+                let role = try await db.select().column("role").from("project_members")
+                    .where("project_id", .equal, project.id.uuidString).where("user_id", .equal, user.id.uuidString)
+                    .first(decodingColumn: "role", as: String.self)
+            else { throw StoreError.notFound("project member", target) }
+            try await db.delete(from: "project_members")
+                .where("project_id", .equal, project.id.uuidString).where("user_id", .equal, user.id.uuidString).run()
+            try await db.recordAudit(
+                actor, "project_member.remove", targetType: "project_member", target: target, namespaceID: namespace.id,
+                details: ["previous_role": role])
         }
     }
 }

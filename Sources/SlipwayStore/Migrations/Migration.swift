@@ -96,5 +96,7 @@ public struct Migrator: Sendable {
 
 extension Migration {
     /// Every migration of Slipway's schema, in order. Later areas append theirs.
-    public static let all: [Migration] = [identity, data, drafts, tracking, artifacts, registry, compute, jobRuns, serving, runModelInputs]
+    public static let all: [Migration] = [
+        identity, data, drafts, tracking, artifacts, registry, compute, jobRuns, serving, projectMembers, runModelInputs, importsInFlight,
+    ]
 }

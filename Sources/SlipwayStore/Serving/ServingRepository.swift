@@ -101,12 +101,10 @@ public struct SQLServingRepository: ServingRepository {
         self.database = database
     }
 
-    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
-    static func json(_ value: some Encodable) throws -> String { String(decoding: try APICoding.encoder().encode(value), as: UTF8.self) }
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try APICoding.decoder().decode(T.self, from: Data(text.utf8))
-    }
+    static func millis(_ date: Date) -> Int64 { SQLComputeRepository.millis(date) }
+    static func date(_ millis: Int64) -> Date { SQLComputeRepository.date(millis) }
+    static func json(_ value: some Encodable) throws -> String { try SQLComputeRepository.json(value) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try SQLComputeRepository.decode(type, text) }
 
     // MARK: - Rows
 
@@ -488,10 +486,21 @@ public struct SQLServingRepository: ServingRepository {
 
     public func placeReplica(id: UUID, nodeID: UUID, gpuDevices: [Int], at now: Date) async throws -> Bool {
         try await database.write { db in
-            let names = try await Self.nodeNames(db)
+            guard
+                let row = try await db.select().column("*").from("deployment_replicas").where("id", .equal, id.uuidString)
+                    .where("state", .equal, ReplicaState.pending.rawValue)
+                    .first(decoding: ReplicaRow.self, keyDecodingStrategy: .convertFromSnakeCase),
+                // The node's row is locked, as for jobs: placements on one node from several servers take turns.
+                let node = try await db.select().column("*").from("compute_nodes").where("id", .equal, nodeID.uuidString)
+                    .for(.update).first(decoding: SQLComputeRepository.NodeRow.self, keyDecodingStrategy: .convertFromSnakeCase),
+                node.state == NodeState.ready.rawValue,
+                try await SQLComputeRepository.hasRoom(
+                    db, on: node, cpu: row.cpu, memoryBytes: row.memoryBytes, gpu: row.gpu, devices: gpuDevices, excludingJob: nil,
+                    excludingReplica: row.id)
+            else { return false }
             let rows = try await db.update("deployment_replicas").set("state", to: ReplicaState.scheduled.rawValue)
                 .set("node_id", to: nodeID.uuidString).set("gpu_devices", to: try Self.json(gpuDevices))
-                .set("reason", to: "placed on \(names[nodeID.uuidString] ?? "?")").set("updated_at", to: Self.millis(now))
+                .set("reason", to: "placed on \(node.name)").set("updated_at", to: Self.millis(now))
                 .where("id", .equal, id.uuidString).where("state", .equal, ReplicaState.pending.rawValue).returning("id").all()
             return !rows.isEmpty
         }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOCore
 import SlipwayBlobs
+import Synchronization
 import Testing
 
 /// The filesystem blob store: content addressing, streaming, atomic writes, garbage collection.
@@ -297,11 +298,11 @@ struct FileBlobStoreTests {
             let garbage = try await store.put(bytes: Array("unreferenced".utf8))
             let referenced: Set<BlobDigest> = [kept.digest]
 
-            let young = try await store.collectGarbage(grace: .seconds(3600)) { referenced.contains($0) }
+            let young = try await store.collectGarbage(grace: .seconds(3600)) { digest, _ in referenced.contains(digest) }
             #expect(young.deleted.isEmpty, "blobs stored moments ago may belong to an upload in flight")
             #expect(young.keptYoung == 1)
 
-            let report = try await store.collectGarbage(grace: .zero) { referenced.contains($0) }
+            let report = try await store.collectGarbage(grace: .zero) { digest, _ in referenced.contains(digest) }
             #expect(report.deleted == [garbage.digest])
             #expect(report.freedBytes == garbage.size)
             #expect(try await store.contains(kept.digest))
@@ -316,8 +317,28 @@ struct FileBlobStoreTests {
             let old = Date().addingTimeInterval(-7200)
             try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: store.path(of: blob.digest))
             _ = try await store.put(bytes: Array("re-pushed".utf8))
-            let report = try await store.collectGarbage(grace: .seconds(3600)) { _ in false }
+            let report = try await store.collectGarbage(grace: .seconds(3600)) { _, _ in false }
             #expect(report.deleted.isEmpty)
+            #expect(try await store.contains(blob.digest))
+        }
+    }
+
+    @Test func retainingABlobRefreshesItAndTheCollectionSeesWhen() async throws {
+        try await withStore { store async throws in
+            let blob = try await store.put(bytes: Array("uploaded long ago".utf8))
+            let old = Date().addingTimeInterval(-7200)
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: store.path(of: blob.digest))
+            let before = Date()
+            #expect(try await store.retain(blob.digest))
+            #expect(try await store.retain(BlobDigest(hex: String(repeating: "0", count: 64))!) == false, "nothing to retain")
+            // The question is asked with the time of the last store or retain.
+            let seen = Mutex<[Date]>([])
+            let report = try await store.collectGarbage(grace: .zero) { _, storedAt in
+                seen.withLock { $0.append(storedAt) }
+                return storedAt >= before.addingTimeInterval(-1)
+            }
+            #expect(report.deleted.isEmpty)
+            #expect(seen.withLock { $0.count } == 1)
             #expect(try await store.contains(blob.digest))
         }
     }

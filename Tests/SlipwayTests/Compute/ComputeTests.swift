@@ -114,13 +114,22 @@ struct ComputeTests {
     }
 
     /// Registers a node over the API with a fresh join token. - Returns: the admin token and the agent token.
-    static func registeredNode(_ api: APIClient, name: String = "n1") async throws -> (admin: String, agent: String) {
+    static func registeredNode(_ api: APIClient, name: String = "n1", gpus: [GPUDevice] = []) async throws -> (admin: String, agent: String) {
+        let registered = try await registeredNodeWithJoinSecret(api, name: name, gpus: gpus)
+        return (registered.admin, registered.agent)
+    }
+
+    /// `registeredNode`, also returning the join token's secret.
+    static func registeredNodeWithJoinSecret(
+        _ api: APIClient, name: String, gpus: [GPUDevice] = []
+    ) async throws -> (admin: String, agent: String, joinSecret: String) {
         let admin = try await DatasetAPITests.setUp(api)
         let issued = try await api.request(.post, "/api/v1/admin/join-tokens", token: admin, json: #"{"name":"rack-1"}"#)
         #expect(issued.status == .created, "\(issued.text)")
         let secret = try #require(issued.json["secret"] as? String)
         let registration = AgentRegistration(
-            joinToken: secret, name: name, capacity: ComputeResources(cpu: 4, memoryBytes: 8 << 30, gpu: 0), gpus: [], labels: ["zone": "a"])
+            joinToken: secret, name: name, capacity: ComputeResources(cpu: 4, memoryBytes: 8 << 30, gpu: gpus.count), gpus: gpus,
+            labels: ["zone": "a"])
         let registered = try await api.request(.post, "/api/v1/agents/register", body: registration)
         #expect(registered.status == .ok, "\(registered.text)")
         let bad = try await api.request(
@@ -128,7 +137,40 @@ struct ComputeTests {
             body: AgentRegistration(joinToken: "slwj_nope", name: "x", capacity: registration.capacity, gpus: [], labels: [:]))
         #expect(bad.status == .unauthorized)
         #expect(bad.errorCode == "invalid_join_token")
-        return (admin, try #require(registered.json["agent_token"] as? String))
+        return (admin, try #require(registered.json["agent_token"] as? String), secret)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aRevokedJoinTokenRegistersNoNodeButItsNodesKeepWorking(backend: TestBackend) async throws {
+        try await TestPlatform.withAPI(backend) { api in
+            let (admin, agent, joinSecret) = try await Self.registeredNodeWithJoinSecret(api, name: "before")
+            let listed = try await api.request(.get, "/api/v1/admin/join-tokens", token: admin)
+            let id = try #require(listed.items.first?["id"] as? String)
+            #expect(listed.items.first?["revoked_at"] == nil)
+            #expect(try await api.request(.delete, "/api/v1/admin/join-tokens/\(id)", token: admin).status == .noContent)
+            let revoked = try await api.request(.get, "/api/v1/admin/join-tokens", token: admin)
+            #expect(revoked.items.first?["revoked_at"] is String)
+
+            // The secret still exists on the rack's machines, but it registers nothing now.
+            let tokens = try await api.platform.store.compute.joinTokens()
+            #expect(tokens.count == 1 && tokens[0].revokedAt != nil)
+            let secretRegistration = try await api.request(
+                .post, "/api/v1/agents/register",
+                body: AgentRegistration(
+                    joinToken: joinSecret, name: "after",
+                    capacity: ComputeResources(cpu: 2, memoryBytes: 1 << 30, gpu: 0), gpus: [], labels: [:]))
+            #expect(secretRegistration.status == .unauthorized)
+            #expect(secretRegistration.errorCode == "invalid_join_token")
+            #expect(secretRegistration.text.contains("slipway node token create"))
+            #expect(try await api.platform.store.compute.node(named: "after") == nil)
+            // A node registered before keeps its agent token.
+            let beat = try await api.request(.post, "/api/v1/agents/heartbeat", token: agent, body: AgentHeartbeat(usage: .zero, running: []))
+            #expect(beat.status == .ok)
+            // A job token or a developer cannot revoke tokens; an unknown id is a 404.
+            let developer = try await api.user("dev", adminToken: admin)
+            #expect(try await api.request(.delete, "/api/v1/admin/join-tokens/\(id)", token: developer).status == .forbidden)
+            #expect(try await api.request(.delete, "/api/v1/admin/join-tokens/\(UUID().uuidString)", token: admin).status == .notFound)
+        }
     }
 
     @Test(arguments: TestBackend.available)

@@ -182,9 +182,13 @@ struct DatasetAPITests {
             #expect(try await found("", token: admin) == ["team/flowers/closed", "team/flowers/open"])
             #expect(try await found("", token: eve) == ["team/flowers/open"])
             #expect(try await found("?search=nothing-like-it", token: admin).isEmpty)
-            // A member finds their namespace's private datasets too.
+            // A member of the namespace finds its private datasets once a member of their project too.
             let mia = try await api.user("mia", adminToken: admin)
             #expect(try await api.request(.put, "/api/v1/namespaces/team/members/mia", token: admin, json: #"{"role":"viewer"}"#).status == .ok)
+            #expect(try await found("?search=clo", token: mia).isEmpty)
+            #expect(
+                try await api.request(.put, "/api/v1/namespaces/team/projects/flowers/members/mia", token: admin, json: #"{"role":"viewer"}"#)
+                    .status == .ok)
             #expect(try await found("?search=clo", token: mia) == ["team/flowers/closed"])
             let write = try await api.request(
                 .post, Self.base + "/open/versions", token: eve,

@@ -113,6 +113,11 @@ struct DraftTests {
 
             let viewer = try await api.user("vera", adminToken: admin)
             #expect(try await api.request(.put, "/api/v1/namespaces/team/members/vera", token: admin, json: #"{"role":"viewer"}"#).status == .ok)
+            // The dataset is private: a viewer of the namespace sees it once a member of its project.
+            #expect(try await api.request(.get, Self.draft, token: viewer).status == .notFound)
+            #expect(
+                try await api.request(.put, "/api/v1/namespaces/team/projects/flowers/members/vera", token: admin, json: #"{"role":"viewer"}"#)
+                    .status == .ok)
             #expect(try await api.request(.get, Self.draft, token: viewer).status == .ok)
             #expect(try await api.request(.delete, Self.draft + "/records/a", token: viewer).status == .forbidden)
 

@@ -97,7 +97,9 @@ struct LifecycleTests {
             let admin = try await DatasetAPITests.setUp(api)
             let dev = try await api.user("dev", adminToken: admin)
             #expect(try await api.request(.put, "/api/v1/namespaces/team/members/dev", token: admin, json: #"{"role":"developer"}"#).status == .ok)
-            #expect(try await api.request(.post, Self.base, token: dev, json: #"{"name":"d","task_type":"unlabeled"}"#).status == .created)
+            #expect(
+                try await api.request(.post, Self.base, token: dev, json: #"{"name":"d","task_type":"unlabeled","visibility":"namespace"}"#).status
+                    == .created)
             try await Self.push(api, "d", "x\n1\n", token: dev)
             #expect(try await api.request(.put, Self.base + "/d/versions/1/state", token: dev, json: #"{"state":"deleted"}"#).status == .forbidden)
             #expect(try await api.request(.delete, Self.base + "/d", token: dev).status == .forbidden)

@@ -229,6 +229,45 @@ struct SchedulingPolicyTests {
         #expect(decision.waiting["long-2"]?.code == .heldForReservation)
     }
 
+    @Test func aStarvingJobHoldsRoomEvenWhenTheRunningWorkHasNoKnownEnd() {
+        // Node n1 runs two 4-GPU jobs with no runtime bound; n2 runs one. Nothing says when room comes back.
+        let half = Resources(cpu: 16, memoryGiB: 128, gpu: 4)
+        let snapshot = SchedulingSnapshot(
+            now: 5000,
+            nodes: [
+                NodeSnapshot(id: "n1", capacity: Self.gpuNode, free: Self.gpuNode - half - half, freeGPUDevices: []),
+                NodeSnapshot(id: "n2", capacity: Self.gpuNode, free: Self.gpuNode - half, freeGPUDevices: [4, 5, 6, 7]),
+            ],
+            queue: [
+                Self.job("big", "research", cpu: 32, memoryGiB: 256, gpu: 8, submittedAt: 0),
+                Self.job("bounded", "prod", gpu: 4, submittedAt: 4900, runtime: 60),
+                Self.job("tiny", "prod", cpu: 16, memoryGiB: 64, gpu: 0, submittedAt: 4950),
+            ],
+            running: [
+                RunningJob(id: "r1", namespace: "prod", nodeID: "n1", resources: half),
+                RunningJob(id: "r2", namespace: "prod", nodeID: "n1", resources: half),
+                RunningJob(id: "r3", namespace: "prod", nodeID: "n2", resources: half),
+            ])
+        let decision = DominantResourceFairnessPolicy().schedule(snapshot)
+        // It is held on the node closest to holding it, with no start time, until the work there ends.
+        #expect(decision.reservations.map(\.jobID) == ["big"])
+        #expect(decision.reservations.map { $0.expectedStart == nil } == [true])
+        #expect(decision.reservations.first?.nodes.map(\.nodeID) == ["n2"])
+        #expect(decision.waiting["big"]?.code == .reserved)
+        // Even a job with a short bound may not take the held GPUs (nobody knows when the big job starts) ...
+        #expect(decision.waiting["bounded"]?.code == .heldForReservation)
+        // ... but room the big job leaves beside it on n2 (32 cores, 256 GiB, no GPU) is still usable.
+        #expect(Self.placedNodes(decision) == ["tiny": "n1"] || Self.placedNodes(decision) == ["tiny": "n2"])
+
+        // Once r3 ends, the big job starts on n2 while n1 is still busy.
+        var after = snapshot
+        after.running = Array(snapshot.running.prefix(2))
+        after.nodes[1] = NodeSnapshot(id: "n2", capacity: Self.gpuNode, free: Self.gpuNode, freeGPUDevices: Array(0..<8))
+        after.previousReservations = decision.reservations
+        after.queue = Array(snapshot.queue.prefix(2))
+        #expect(Self.placedNodes(DominantResourceFairnessPolicy().schedule(after))["big"] == "n2")
+    }
+
     @Test func aPromisedReservationKeepsItsRoomEvenFromAnOlderJob() {
         // Node a came free now; b frees at 200. "promised" was told it starts on a at 100; "older" (which had no
         // reservation, say because its namespace was over quota then) waited longer but was promised nothing.

@@ -30,13 +30,21 @@ struct StoreContractTests {
                 try await Database.open(configuration, logger: TestDatabases.logger),
                 try await Database.open(configuration, logger: TestDatabases.logger),
             ]
-            let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
-                for database in databases {
-                    group.addTask { try await Migrator(database: database, logger: TestDatabases.logger).migrate() }
-                }
-                return try await group.reduce(into: [Int]()) { $0 += $1 }
+            let outcome: Result<[Int], any Error>
+            do {
+                outcome = .success(
+                    try await withThrowingTaskGroup(of: [Int].self) { group in
+                        for database in databases {
+                            group.addTask { try await Migrator(database: database, logger: TestDatabases.logger).migrate() }
+                        }
+                        return try await group.reduce(into: [Int]()) { $0 += $1 }
+                    })
+            } catch {
+                outcome = .failure(error)
             }
+            // Closed whatever happened: a pool dropped open is a crash, which would hide the error.
             for database in databases { try await database.close() }
+            let applied = try outcome.get()
             #expect(applied.sorted() == Migration.all.map(\.version))
         }
     }

@@ -6,6 +6,7 @@ import NIOCore
 import SlipwayDomain
 import SlipwayServer
 import SlipwayStore
+import Synchronization
 import Testing
 
 /// A platform opened on a fresh database for one test, with a fast bcrypt cost.
@@ -16,13 +17,19 @@ enum TestPlatform {
         var server = ServerConfiguration(dataDirectory: directory, adminPassword: adminPassword, bcryptCost: 4)
         if case .postgres(let url) = configuration { server.databaseURL = url }
         server.maxBodyBytes = 64 * 1024
+        // Collections with no grace period, to see at once what a collection keeps.
+        server.minimumGCGraceSeconds = 0
         return server
     }
 
     /// Opens a platform on a fresh `backend` database, builds the router and runs `body` against it in-process.
-    static func withAPI<T: Sendable>(_ backend: TestBackend = .sqlite, _ body: @Sendable (APIClient) async throws -> T) async throws -> T {
-        try await TestDatabases.withFreshDatabase(backend) { database, directory in
-            let platform = try await Platform.open(configuration(database, directory: directory), logger: TestDatabases.logger)
+    static func withAPI<T: Sendable>(
+        _ backend: TestBackend = .sqlite, clock: TestClock? = nil, _ body: @Sendable (APIClient) async throws -> T
+    ) async throws -> T {
+        var now: @Sendable () -> Date = { Date() }
+        if let clock { now = clock.now }
+        return try await TestDatabases.withFreshDatabase(backend) { database, directory in
+            let platform = try await Platform.open(configuration(database, directory: directory), logger: TestDatabases.logger, now: now)
             do {
                 let router = try await buildRouter(platform)
                 let app = Application(router: router, logger: TestDatabases.logger)
@@ -37,6 +44,17 @@ enum TestPlatform {
             }
         }
     }
+}
+
+/// A clock a test moves by hand, for the platform's routes and the scheduling loop.
+final class TestClock: Sendable {
+    private let time: Mutex<Date>
+
+    init(_ start: Date = Date()) { time = Mutex(start) }
+
+    var now: @Sendable () -> Date { { [self] in self.time.withLock { $0 } } }
+
+    func advance(by seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
 /// What a test got back from the API.

@@ -1,0 +1,17 @@
+extension Migration {
+    /// Project members: who sees a project's private datasets besides the namespace's maintainers and owners.
+    static let projectMembers = Migration(
+        version: 10, name: "project members",
+        statements: [
+            """
+            CREATE TABLE project_members (
+                project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                role TEXT NOT NULL,
+                added_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (project_id, user_id)
+            )
+            """,
+            "CREATE INDEX project_members_user ON project_members (user_id)",
+        ])
+}
