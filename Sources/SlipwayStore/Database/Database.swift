@@ -122,6 +122,11 @@ func isUniqueViolation(_ error: any Error) -> Bool {
     return false
 }
 
+/// Whether `error` is SQLite saying another connection held the write lock past the busy timeout.
+func isSQLiteBusy(_ error: any Error) -> Bool {
+    (error as? SQLiteError)?.reason == .busy
+}
+
 /// A pool that hands out `SQLDatabase` sessions bound to one connection.
 private protocol ConnectionPooling: Sendable {
     func withConnection<T: Sendable>(logger: Logger, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T

@@ -52,9 +52,24 @@ public struct Migrator: Sendable {
     }
 
     /// Applies every migration not yet recorded, in one transaction.
+    ///
+    /// On SQLite, a second process starting against the same file (a server and an admin command) waits for the
+    /// first's migrations however long they take on a loaded machine, instead of failing after the busy timeout.
     /// - Returns: the versions applied by this call.
     @discardableResult
     public func migrate() async throws -> [Int] {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while true {
+            do {
+                return try await migrateOnce()
+            } catch where database.dialect == .sqlite && isSQLiteBusy(error) && ContinuousClock.now < deadline {
+                logger.info("the database is locked by another process's migrations; waiting")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    private func migrateOnce() async throws -> [Int] {
         let dialect = database.dialect
         let migrations = self.migrations
         let applied = try await database.write { db -> [Int] in
