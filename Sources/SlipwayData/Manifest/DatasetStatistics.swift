@@ -59,13 +59,13 @@ public struct FieldSummary: Codable, Sendable, Hashable {
             maximum = max(maximum ?? number, number)
             mean = ((mean ?? 0) * Double(count) + number) / Double(count + 1)
         case .string(let text):
-            var values = topValues ?? [:]
-            if values[text] != nil || values.count < Self.distinctLimit {
-                values[text, default: 0] += 1
+            // Counted in place: a copy of the dictionary here would copy up to a thousand entries for every value.
+            if topValues == nil { topValues = [:] }
+            if topValues![text] != nil || topValues!.count < Self.distinctLimit {
+                topValues![text, default: 0] += 1
             } else {
                 distinctOverflow = true
             }
-            topValues = values
         case .bool(let flag):
             topValues = topValues ?? [:]
             topValues![flag ? "true" : "false", default: 0] += 1

@@ -16,7 +16,6 @@ public struct ManifestBuilder: Sendable {
     private var shards: [ManifestShard] = []
     private var ids: Set<String> = []
     private var statistics = DatasetStatistics()
-    private let encoder = RecordCoding.encoder()
 
     public init(taskType: TaskType, schema: DatasetSchema, recordsPerShard: Int = 50_000, sink: @escaping ShardSink) {
         self.taskType = taskType
@@ -29,7 +28,7 @@ public struct ManifestBuilder: Sendable {
     public mutating func add(_ record: DatasetRecord) async throws {
         if let problem = RecordValidation.problem(with: record, schema: schema) { throw DataImportError.invalid(problem) }
         guard ids.insert(record.id).inserted else { throw DataImportError.invalid("the record id '\(record.id)' appears twice") }
-        buffer.append(contentsOf: try encoder.encode(record))
+        try RecordJSONWriter.append(record, to: &buffer)
         buffer.append(UInt8(ascii: "\n"))
         bufferedRecords += 1
         statistics.observe(record)
