@@ -75,7 +75,7 @@ public enum CodeArchive {
         try walk(root, "")
         guard !files.isEmpty else { throw CodeArchiveError("\(folder.path) holds no files to pack") }
         let archive = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-code-\(UUID().uuidString).tar")
-        FileManager.default.createFile(atPath: archive.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: archive.path, contents: nil)
         do {
             let handle = try FileHandle(forWritingTo: archive)
             defer { try? handle.close() }
@@ -133,7 +133,7 @@ public enum CodeArchive {
                             continue
                         }
                         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                        FileManager.default.createFile(
+                        _ = FileManager.default.createFile(
                             atPath: target.path, contents: nil, attributes: [.posixPermissions: (entry.mode ?? 0o644) & 0o755])
                         current = try FileHandle(forWritingTo: target)
                         written += 1

@@ -76,7 +76,7 @@ extension SlipwayAPIClient {
             throw Self.failure(status: Int(response.status.code), reason: response.status.reasonPhrase, body: Data(buffer: body))
         }
         let temporary = file + ".part"
-        FileManager.default.createFile(atPath: temporary, contents: nil)
+        _ = FileManager.default.createFile(atPath: temporary, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: temporary) else {
             throw APIClientError(status: 0, code: "file_unwritable", message: "cannot write \(temporary)")
         }
