@@ -39,6 +39,19 @@ public struct Tensor: Sendable, Hashable {
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
+extension JSONText {
+    /// Opens a tensor's object with what both the protocol and the worker protocol say of every tensor:
+    /// `{"name":…,"datatype":…,"shape":[…]`, left open for the fields that follow.
+    mutating func tensorHead(_ tensor: Tensor) {
+        raw(#"{"name":"#)
+        string(tensor.name)
+        raw(#","datatype":"#)
+        string(tensor.datatype.rawValue)
+        raw(#","shape":"#)
+        integers(tensor.shape)
+    }
+}
+
 /// A client's mistake in an inference request, answered `400 {"error": message}`.
 public struct InferenceRequestError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
@@ -171,12 +184,7 @@ public enum InferenceCodec {
         json.raw(#","outputs":["#)
         for (index, tensor) in outputs.enumerated() {
             if index > 0 { json.raw(",") }
-            json.raw(#"{"name":"#)
-            json.string(tensor.name)
-            json.raw(#","datatype":"#)
-            json.string(tensor.datatype.rawValue)
-            json.raw(#","shape":"#)
-            json.integers(tensor.shape)
+            json.tensorHead(tensor)
             if (asked[tensor.name] ?? nil) ?? request.binaryOutputs {
                 json.raw(#","parameters":{"binary_data_size":"#)
                 json.integer(tensor.raw.count)

@@ -81,12 +81,7 @@ public final class WorkerConnection: Sendable {
             json.raw(#","inputs":["#)
             for (index, tensor) in inputs.enumerated() {
                 if index > 0 { json.raw(",") }
-                json.raw(#"{"name":"#)
-                json.string(tensor.name)
-                json.raw(#","datatype":"#)
-                json.string(tensor.datatype.rawValue)
-                json.raw(#","shape":"#)
-                json.integers(tensor.shape)
+                json.tensorHead(tensor)
                 json.raw(#","size":"#)
                 json.integer(tensor.raw.count)
                 json.raw("}")
