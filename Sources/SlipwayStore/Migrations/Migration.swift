@@ -62,7 +62,7 @@ public struct Migrator: Sendable {
         while true {
             do {
                 return try await migrateOnce()
-            } catch where database.dialect == .sqlite && isSQLiteBusy(error) && ContinuousClock.now < deadline {
+            } catch let error where database.dialect == .sqlite && isSQLiteBusy(error) && ContinuousClock.now < deadline {
                 logger.info("the database is locked by another process's migrations; waiting")
                 try await Task.sleep(for: .milliseconds(200))
             }

@@ -83,7 +83,8 @@ struct DeploymentLoopTests {
             #expect(patched.status == .ok, "\(patched.text)")
             try await loop.tick()
             try await scheduler.tick()
-            instructions = try await Self.beat(api, agent, [.init(replicaId: first, state: .ready, address: "tcp:127.0.0.1:5000", restarts: 0, message: nil)])
+            instructions = try await Self.beat(
+                api, agent, [.init(replicaId: first, state: .ready, address: "tcp:127.0.0.1:5000", restarts: 0, message: nil)])
             let second = try #require(instructions.startReplicas?.first?.replicaId)
             #expect(instructions.startReplicas?.first?.resources.cpu == 2)
             try await loop.tick()
@@ -164,8 +165,10 @@ struct DeploymentLoopTests {
             let key = "team.flowers.adder:1"
             try await loop.tick()
             // Two gateways saw 5 and 6 requests in flight on average: 11 / 4 → 3 replicas.
-            try await store.serving.recordLoad(server: "g1", [GatewayLoad(deploymentID: id, versionKey: key, concurrency: 5, requests: 500)], at: clock.now)
-            try await store.serving.recordLoad(server: "g2", [GatewayLoad(deploymentID: id, versionKey: key, concurrency: 6, requests: 600)], at: clock.now)
+            try await store.serving.recordLoad(
+                server: "g1", [GatewayLoad(deploymentID: id, versionKey: key, concurrency: 5, requests: 500)], at: clock.now)
+            try await store.serving.recordLoad(
+                server: "g2", [GatewayLoad(deploymentID: id, versionKey: key, concurrency: 6, requests: 600)], at: clock.now)
             try await loop.tick()
             #expect(try await Self.deployment(api).desiredReplicas[key] == 3)
             #expect(try await store.serving.replicas(deploymentID: id, includeStopped: false).count == 3)
@@ -211,8 +214,40 @@ struct DeploymentLoopTests {
             #expect(replica.id == id && replica.node == "n2" && replica.address == nil && replica.state == .scheduled)
             #expect(try await Self.beat(api, second, []).startReplicas?.map(\.replicaId) == [id])
             // The first node's agent, back, is told to let it go.
-            #expect(try await Self.beat(api, agent, [.init(replicaId: id, state: .ready, address: "tcp:127.0.0.1:5000", restarts: 0, message: nil)])
-                .stopReplicas == [id])
+            #expect(
+                try await Self.beat(api, agent, [.init(replicaId: id, state: .ready, address: "tcp:127.0.0.1:5000", restarts: 0, message: nil)])
+                    .stopReplicas == [id])
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func jobsAndReplicasShareANodesRoomWhateverTheSnapshotSaid(backend: TestBackend) async throws {
+        try await TestPlatform.withAPI(backend) { api in
+            let (admin, _, node) = try await Self.withNode(api)
+            let store = api.platform.store
+            let loop = DeploymentService(store: store, logger: TestDatabases.logger, now: { Date() })
+            #expect(
+                try await ServingAPITests.create(
+                    api, admin,
+                    #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}],"resources":{"cpu":6,"memory_bytes":1073741824,"gpu":0}}"#
+                ).status == .created)
+            #expect(try await loop.tick())
+            let replica = try #require(try await store.serving.replicas(deploymentID: nil, includeStopped: false).first)
+            // A job takes 4 of the node's 8 CPUs: the 6-CPU replica no longer fits, as a stale snapshot would not know.
+            let submitted = try await api.request(
+                .post, "/api/v1/namespaces/team/projects/flowers/jobs", token: admin, body: ComputeTests.spec("train", cpu: 4))
+            let job = try submitted.decode(Job.self)
+            #expect(try await store.compute.place(jobID: job.id, nodeID: node, gpuDevices: [], at: Date()))
+            #expect(try await !store.serving.placeReplica(id: replica.id, nodeID: node, gpuDevices: [], at: Date()))
+            #expect(try await store.serving.replicas(deploymentID: nil, includeStopped: false).first?.state == .pending)
+            // Once the job ends the replica fits, and then a second job of 4 CPUs does not.
+            _ = try await store.compute.report(jobID: job.id, nodeID: node, JobStateReport(attempt: 1, state: .failed), at: Date())
+            #expect(try await store.serving.placeReplica(id: replica.id, nodeID: node, gpuDevices: [], at: Date()))
+            let second = try await api.request(
+                .post, "/api/v1/namespaces/team/projects/flowers/jobs", token: admin, body: ComputeTests.spec("again", cpu: 4)
+            ).decode(Job.self)
+            #expect(try await !store.compute.place(jobID: second.id, nodeID: node, gpuDevices: [], at: Date()))
+            #expect(try await store.compute.job(id: second.id)?.state == .queued)
         }
     }
 }
