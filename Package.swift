@@ -65,6 +65,7 @@ let package = Package(
         .target(
             name: "SlipwayServing",
             dependencies: [
+                "SlipwayDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayDomain
 
 /// A tensor datatype of the Open Inference Protocol (KServe V2).
 public enum TensorDatatype: String, Sendable, Hashable, Codable, CaseIterable {

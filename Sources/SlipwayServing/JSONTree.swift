@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayDomain
 
 /// A JSON value as the gateway reads it: numbers keep their text, so each tensor datatype reads them its own way
 /// (integers exactly, floats as floats) and nothing is boxed on the way. The gateway's hot path reads and writes
@@ -297,48 +298,8 @@ public struct JSONTreeError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(reason) (at byte \(offset))" }
 }
 
-/// Writes compact JSON into bytes, for the gateway's answers and the worker's frame headers.
-public struct JSONText: Sendable {
-    public private(set) var bytes: [UInt8] = []
-
-    public init(capacity: Int = 256) {
-        bytes.reserveCapacity(capacity)
-    }
-
-    public var string: String { String(decoding: bytes, as: UTF8.self) }
-    public var data: Data { Data(bytes) }
-
-    public mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
-    public mutating func raw(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
-    }
-
-    /// A JSON string, escaped.
-    public mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    public mutating func integer(_ value: some BinaryInteger) {
-        raw(String(value))
-    }
-
+/// The gateway's numbers and trees, over the shared writer.
+extension JSONText {
     /// A finite double in its shortest form; NaN and infinities, which JSON cannot write, as strings.
     public mutating func double(_ value: Double) {
         if value.isFinite { raw(value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)) } else { string(String(value)) }
@@ -348,35 +309,25 @@ public struct JSONText: Sendable {
         if value.isFinite { raw(value == value.rounded() && abs(value) < 1e7 ? String(Int32(value)) : String(value)) } else { string(String(value)) }
     }
 
-    /// `[1,2,3]`.
-    public mutating func integers(_ values: [Int]) {
-        bytes.append(UInt8(ascii: "["))
-        for (index, value) in values.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            integer(value)
-        }
-        bytes.append(UInt8(ascii: "]"))
-    }
-
     /// Any tree.
     public mutating func value(_ tree: JSONTree) {
         switch tree {
         case .object(let members):
-            bytes.append(UInt8(ascii: "{"))
+            raw(byte: UInt8(ascii: "{"))
             for (index, member) in members.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                if index > 0 { raw(byte: UInt8(ascii: ",")) }
                 string(member.key)
-                bytes.append(UInt8(ascii: ":"))
+                raw(byte: UInt8(ascii: ":"))
                 value(member.value)
             }
-            bytes.append(UInt8(ascii: "}"))
+            raw(byte: UInt8(ascii: "}"))
         case .array(let items):
-            bytes.append(UInt8(ascii: "["))
+            raw(byte: UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                if index > 0 { raw(byte: UInt8(ascii: ",")) }
                 value(item)
             }
-            bytes.append(UInt8(ascii: "]"))
+            raw(byte: UInt8(ascii: "]"))
         case .string(let text): string(text)
         case .number(let text): raw(text)
         case .bool(let flag): raw(flag ? "true" : "false")

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
+import SlipwayDomain
 import Synchronization
 
 /// What a model worker said about its model: the Open Inference Protocol's metadata.

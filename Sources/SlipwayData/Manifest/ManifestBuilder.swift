@@ -11,7 +11,7 @@ public struct ManifestBuilder: Sendable {
     public let schema: DatasetSchema
     private let recordsPerShard: Int
     private let sink: ShardSink
-    private var buffer: [UInt8] = []
+    private var buffer = JSONText()
     private var bufferedRecords = 0
     private var shards: [ManifestShard] = []
     private var ids: Set<String> = []
@@ -29,7 +29,7 @@ public struct ManifestBuilder: Sendable {
         if let problem = RecordValidation.problem(with: record, schema: schema) { throw DataImportError.invalid(problem) }
         guard ids.insert(record.id).inserted else { throw DataImportError.invalid("the record id '\(record.id)' appears twice") }
         try RecordJSONWriter.append(record, to: &buffer)
-        buffer.append(UInt8(ascii: "\n"))
+        buffer.raw(byte: UInt8(ascii: "\n"))
         bufferedRecords += 1
         statistics.observe(record)
         if bufferedRecords >= recordsPerShard { try await flush() }
@@ -52,9 +52,9 @@ public struct ManifestBuilder: Sendable {
 
     private mutating func flush() async throws {
         guard bufferedRecords > 0 else { return }
-        let digest = try await sink(buffer)
-        shards.append(ManifestShard(sha256: digest, records: bufferedRecords, bytes: Int64(buffer.count)))
-        buffer.removeAll(keepingCapacity: true)
+        let digest = try await sink(buffer.bytes)
+        shards.append(ManifestShard(sha256: digest, records: bufferedRecords, bytes: Int64(buffer.bytes.count)))
+        buffer.removeAll()
         bufferedRecords = 0
     }
 }

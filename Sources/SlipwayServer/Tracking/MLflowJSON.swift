@@ -8,53 +8,25 @@ import SlipwayDomain
 /// a buffer, with no reflection and no key conversion. It writes the same JSON values as `MLflowWire.encoder()`
 /// does for the same types (snake_case keys, absent nil fields, NaN and infinities as strings).
 struct MLflowJSONWriter {
-    private(set) var bytes: [UInt8] = []
+    private var text: JSONText
+    var bytes: [UInt8] { text.bytes }
 
     init(capacity: Int = 4096) {
-        bytes.reserveCapacity(capacity)
+        text = JSONText(capacity: capacity)
     }
 
     /// Appends literal JSON text (punctuation, keys).
-    mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    mutating func raw(_ literal: StaticString) {
+        text.raw(literal)
     }
 
-    /// Appends `text` as a JSON string, escaping quotes, backslashes and control characters.
-    mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var text = text
-        text.withUTF8 { utf8 in
-            var runStart = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 else { continue }
-                if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
-                escape(byte)
-                runStart = index + 1
-            }
-            if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    private mutating func escape(_ byte: UInt8) {
-        bytes.append(UInt8(ascii: "\\"))
-        switch byte {
-        case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
-        case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
-        case 0x0a: bytes.append(UInt8(ascii: "n"))
-        case 0x0d: bytes.append(UInt8(ascii: "r"))
-        case 0x09: bytes.append(UInt8(ascii: "t"))
-        case 0x08: bytes.append(UInt8(ascii: "b"))
-        case 0x0c: bytes.append(UInt8(ascii: "f"))
-        default:
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
-            bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xf)]])
-        }
+    /// Appends `value` as a JSON string.
+    mutating func string(_ value: String) {
+        text.string(value)
     }
 
     mutating func int(_ value: Int64) {
-        bytes.append(contentsOf: String(value).utf8)
+        text.integer(value)
     }
 
     /// A double as MLflow sends it: a JSON number, or "NaN", "Infinity", "-Infinity".
@@ -64,7 +36,7 @@ struct MLflowJSONWriter {
         } else if value.isInfinite {
             if value > 0 { raw("\"Infinity\"") } else { raw("\"-Infinity\"") }
         } else {
-            bytes.append(contentsOf: value.description.utf8)
+            text.raw(value.description)
         }
     }
 

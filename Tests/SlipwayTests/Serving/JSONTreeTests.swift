@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayDomain
 import SlipwayServing
 import Testing
 
