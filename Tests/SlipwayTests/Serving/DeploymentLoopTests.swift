@@ -39,6 +39,30 @@ struct DeploymentLoopTests {
         return try answer.decode(AgentInstructions.self)
     }
 
+    /// What a deployment-loop test starts from: the admin and agent tokens, the node, and the loops as the server runs them.
+    struct Adder {
+        var admin: String
+        var agent: String
+        var node: UUID
+        var store: MetadataStore
+        var loop: DeploymentService
+        var scheduler: SchedulingService
+    }
+
+    /// ``withNode(_:)``, then the deployment `spec` created (the adder model by default).
+    static func withAdder(
+        _ api: APIClient, _ spec: String = #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}]}"#
+    ) async throws -> Adder {
+        let (admin, agent, node) = try await withNode(api)
+        let store = api.platform.store
+        let created = try await ServingAPITests.create(api, admin, spec)
+        #expect(created.status == .created, "\(created.text)")
+        return Adder(
+            admin: admin, agent: agent, node: node, store: store,
+            loop: DeploymentService(store: store, logger: TestDatabases.logger, now: { Date() }),
+            scheduler: SchedulingService(store: store, logger: TestDatabases.logger, now: { Date() }, lostAfter: 30))
+    }
+
     static func deployment(_ api: APIClient, _ name: String = "adder") async throws -> Deployment {
         try #require(try await api.platform.store.serving.deployment(named: name)).deployment
     }
@@ -46,13 +70,8 @@ struct DeploymentLoopTests {
     @Test(arguments: TestBackend.available)
     func revisionsRollOutBesideTheServingOneAndCarryOverReplicasWhoseWorkerStaysTheSame(backend: TestBackend) async throws {
         try await TestPlatform.withAPI(backend) { api in
-            let (admin, agent, _) = try await Self.withNode(api)
-            let store = api.platform.store
-            let loop = DeploymentService(store: store, logger: TestDatabases.logger, now: { Date() })
-            let scheduler = SchedulingService(store: store, logger: TestDatabases.logger, now: { Date() }, lostAfter: 30)
-            #expect(
-                try await ServingAPITests.create(api, admin, #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}]}"#).status
-                    == .created)
+            let adder = try await Self.withAdder(api)
+            let (admin, agent, store, loop, scheduler) = (adder.admin, adder.agent, adder.store, adder.loop, adder.scheduler)
 
             #expect(try await loop.tick())
             var replicas = try await store.serving.replicas(deploymentID: nil, includeStopped: false)
@@ -124,13 +143,8 @@ struct DeploymentLoopTests {
     @Test(arguments: TestBackend.available)
     func aVersionWhoseReplicasKeepFailingStopsGettingReplicasAndSaysWhy(backend: TestBackend) async throws {
         try await TestPlatform.withAPI(backend) { api in
-            let (admin, agent, _) = try await Self.withNode(api)
-            let store = api.platform.store
-            let loop = DeploymentService(store: store, logger: TestDatabases.logger, now: { Date() })
-            let scheduler = SchedulingService(store: store, logger: TestDatabases.logger, now: { Date() }, lostAfter: 30)
-            #expect(
-                try await ServingAPITests.create(api, admin, #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}]}"#).status
-                    == .created)
+            let adder = try await Self.withAdder(api)
+            let (admin, agent, store, loop, scheduler) = (adder.admin, adder.agent, adder.store, adder.loop, adder.scheduler)
             for attempt in 1...3 {
                 try await loop.tick()
                 try await scheduler.tick()
@@ -187,13 +201,8 @@ struct DeploymentLoopTests {
     @Test(arguments: TestBackend.available)
     func aLostNodesReplicasGoBackToTheQueue(backend: TestBackend) async throws {
         try await TestPlatform.withAPI(backend) { api in
-            let (admin, agent, node) = try await Self.withNode(api)
-            let store = api.platform.store
-            let loop = DeploymentService(store: store, logger: TestDatabases.logger, now: { Date() })
-            let scheduler = SchedulingService(store: store, logger: TestDatabases.logger, now: { Date() }, lostAfter: 30)
-            #expect(
-                try await ServingAPITests.create(api, admin, #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}]}"#).status
-                    == .created)
+            let adder = try await Self.withAdder(api)
+            let (admin, agent, node, store, loop, scheduler) = (adder.admin, adder.agent, adder.node, adder.store, adder.loop, adder.scheduler)
             try await loop.tick()
             try await scheduler.tick()
             let id = try #require(try await Self.beat(api, agent, []).startReplicas?.first?.replicaId)
@@ -223,14 +232,9 @@ struct DeploymentLoopTests {
     @Test(arguments: TestBackend.available)
     func jobsAndReplicasShareANodesRoomWhateverTheSnapshotSaid(backend: TestBackend) async throws {
         try await TestPlatform.withAPI(backend) { api in
-            let (admin, _, node) = try await Self.withNode(api)
-            let store = api.platform.store
-            let loop = DeploymentService(store: store, logger: TestDatabases.logger, now: { Date() })
-            #expect(
-                try await ServingAPITests.create(
-                    api, admin,
-                    #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}],"resources":{"cpu":6,"memory_bytes":1073741824,"gpu":0}}"#
-                ).status == .created)
+            let adder = try await Self.withAdder(
+                api, #"{"name":"adder","models":[{"model":"team.flowers.adder","version":1}],"resources":{"cpu":6,"memory_bytes":1073741824,"gpu":0}}"#)
+            let (admin, node, store, loop) = (adder.admin, adder.node, adder.store, adder.loop)
             #expect(try await loop.tick())
             let replica = try #require(try await store.serving.replicas(deploymentID: nil, includeStopped: false).first)
             // A job takes 4 of the node's 8 CPUs: the 6-CPU replica no longer fits, as a stale snapshot would not know.
