@@ -161,7 +161,16 @@ public enum InferenceCodec {
             }
         return InferenceRequest(
             id: id, inputs: tensors, outputs: outputs, binaryOutputs: parameters?["binary_data_output"]?.bool ?? false,
-            timeoutMicroseconds: parameters?["timeout"]?.integer)
+            timeoutMicroseconds: try timeout(parameters?["timeout"]))
+    }
+
+    /// `parameters.timeout`: a positive whole number of microseconds, when given.
+    static func timeout(_ value: JSONTree?) throws -> Int? {
+        guard let value, value != .null else { return nil }
+        guard let microseconds = value.integer, microseconds > 0 else {
+            throw InferenceRequestError("parameters.timeout must be a positive whole number of microseconds, not \(value)")
+        }
+        return microseconds
     }
 
     /// Writes a response: outputs as JSON `data`, or as binary data where asked.
@@ -214,8 +223,10 @@ public enum InferenceCodec {
 
     static func checkRaw(_ raw: Data, name: String, datatype: TensorDatatype, count: Int, shape: [Int]) throws {
         if let size = datatype.elementSize {
-            guard raw.count == count * size else {
-                throw InferenceRequestError("input '\(name)' has \(raw.count) bytes; \(datatype.rawValue) of shape \(shape) needs \(count * size)")
+            // Compared by division: `count * size` overflows for a shape no body could fill.
+            guard raw.count % size == 0, raw.count / size == count else {
+                throw InferenceRequestError(
+                    "input '\(name)' has \(raw.count) bytes; \(datatype.rawValue) of shape \(shape) needs \(count) elements of \(size) bytes")
             }
             return
         }
@@ -234,7 +245,8 @@ public enum InferenceCodec {
 
     static func encodeJSON(_ data: JSONTree, name: String, datatype: TensorDatatype, count: Int, shape: [Int]) throws -> Data {
         var items: [JSONTree] = []
-        items.reserveCapacity(count)
+        // Reserved only up to what a body could hold: the shape is the client's claim, checked after flattening.
+        items.reserveCapacity(min(count, 1 << 16))
         flatten(data, into: &items)
         guard items.count == count else {
             throw InferenceRequestError("input '\(name)' has \(items.count) values; its shape \(shape) holds \(count)")

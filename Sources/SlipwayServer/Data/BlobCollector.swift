@@ -12,12 +12,13 @@ struct BlobCollector: Sendable {
     let references: any BlobReferenceRepository
 
     func collect(grace: Duration) async throws -> GarbageCollectionReport {
-        let cutoff = Date().addingTimeInterval(-TimeInterval(grace.components.seconds))
+        let started = Date()
+        let cutoff = started.addingTimeInterval(-TimeInterval(grace.components.seconds))
         let references = self.references
         let report = try await blobs.collectGarbage(grace: grace) { digest, storedAt in
             try await references.isReferenced(digest.hex, uploadsAfter: cutoff, storedAt: storedAt, at: Date())
         }
-        try await references.forget(report.deleted.map(\.hex))
+        try await references.forget(report.deleted.map(\.hex), createdBefore: started)
         return GarbageCollectionReport(deleted: report.deleted.count, freedBytes: report.freedBytes, keptYoung: report.keptYoung)
     }
 }

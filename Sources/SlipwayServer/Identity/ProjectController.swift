@@ -91,7 +91,7 @@ struct ProjectController: Sendable {
             throw APIError.badRequest(
                 "not_a_member",
                 "'\(username)' is not a member of namespace '\(access.namespace.name)'; add them to it first "
-                    + "(slipway namespace member add \(access.namespace.name) \(username) --role viewer)")
+                    + "(slipway namespace set-member \(access.namespace.name) \(username) --role viewer)")
         }
         return try await store.projects.setMember(user, role: body.role, in: project, namespace: access.namespace, by: access.caller.auditActor)
     }

@@ -44,6 +44,10 @@ struct DeploymentController: Sendable {
         if production, namespace.role < .maintainer {
             throw APIError.forbidden("marking a deployment production needs maintainer or higher in namespace '\(namespace.namespace.name)'")
         }
+        if body.isPublic == true, namespace.role < .maintainer {
+            // A public deployment answers anyone who can reach the server, token or not.
+            throw APIError.forbidden("making a deployment public needs maintainer or higher in namespace '\(namespace.namespace.name)'")
+        }
         let models = try await resolve(spec, production: production, context: context)
         let time = now()
         let deployment = Deployment(
@@ -84,6 +88,9 @@ struct DeploymentController: Sendable {
         let caller = try access.caller(context)
         if let production = body.production, production != deployment.production, role < .maintainer {
             throw APIError.forbidden("changing whether a deployment is production needs maintainer or higher in its namespace")
+        }
+        if let isPublic = body.isPublic, isPublic != deployment.isPublic, role < .maintainer {
+            throw APIError.forbidden("changing whether a deployment is public needs maintainer or higher in its namespace")
         }
         let production = body.production ?? deployment.production
         var updated = deployment

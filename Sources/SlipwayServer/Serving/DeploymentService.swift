@@ -64,8 +64,13 @@ struct DeploymentService: Service {
             try await store.serving.load(since: time.addingTimeInterval(-10)).map { ("\($0.deploymentID)|\($0.versionKey)", $0) },
             uniquingKeysWith: { $1 })
         for deployment in deployments {
-            try await reconcile(
-                deployment, replicas: replicas.filter { $0.deployment == deployment.name }, nodes: nodes, load: load, at: time)
+            // One deployment's failure (deleted meanwhile, a revision that no longer reads) holds up none of the others.
+            do {
+                try await reconcile(
+                    deployment, replicas: replicas.filter { $0.deployment == deployment.name }, nodes: nodes, load: load, at: time)
+            } catch {
+                logger.error("deployment \(deployment.name) could not be reconciled: \(error)")
+            }
         }
         // Stopped replicas stay on record a day, for the deployment pages.
         try await store.serving.purgeReplicas(endedBefore: time.addingTimeInterval(-86_400))

@@ -22,8 +22,9 @@ public protocol BlobReferenceRepository: Sendable {
     func beginImport(namespaceID: UUID, at now: Date, expiresAt: Date) async throws -> UUID
     /// Notes that an import ended (committed or failed).
     func endImport(_ id: UUID) async throws
-    /// Forgets every reference to blobs that were deleted.
-    func forget(_ digests: [String]) async throws
+    /// Forgets the references to blobs that were deleted, made before `cutoff` (the collection's start): one made
+    /// since belongs to content stored again after the deletion, by an upload or a version that still needs it.
+    func forget(_ digests: [String], createdBefore cutoff: Date) async throws
     /// Whether a live version of a public dataset of the namespace refers to the blob (so any signed-in user may read it).
     func isPublic(_ digest: String, namespaceID: UUID) async throws -> Bool
 }
@@ -155,11 +156,12 @@ public struct SQLBlobReferenceRepository: BlobReferenceRepository {
         }
     }
 
-    public func forget(_ digests: [String]) async throws {
+    public func forget(_ digests: [String], createdBefore cutoff: Date) async throws {
         for start in stride(from: 0, to: digests.count, by: 500) {
             let batch = Array(digests[start..<min(start + 500, digests.count)])
             try await database.write { db in
-                try await db.delete(from: "blob_references").where("digest", .in, batch).run()
+                try await db.delete(from: "blob_references").where("digest", .in, batch)
+                    .where("created_at", .lessThan, cutoff.timeIntervalSince1970).run()
             }
         }
     }

@@ -13,5 +13,8 @@ extension Migration {
             )
             """,
             "CREATE INDEX project_members_user ON project_members (user_id)",
+            // Before project members, a private dataset was seen by the whole namespace: that is now `namespace`.
+            // Kept so, nobody loses what they could read when the server is upgraded.
+            "UPDATE datasets SET visibility = 'namespace' WHERE visibility = 'private'",
         ])
 }

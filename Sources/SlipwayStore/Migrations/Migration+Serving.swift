@@ -77,5 +77,6 @@ extension Migration {
                 PRIMARY KEY (server, deployment_id, version_key)
             )
             """,
+            "CREATE INDEX gateway_load_at ON gateway_load (at)",
         ])
 }

@@ -613,6 +613,8 @@ public struct SQLServingRepository: ServingRepository {
         let stamp = Self.millis(now)
         try await database.write { db in
             try await db.delete(from: "gateway_load").where("server", .equal, server).run()
+            // A server that stopped (each start reports under a new id) leaves its last rows: gone after an hour.
+            try await db.delete(from: "gateway_load").where("at", .lessThan, stamp - 3_600_000).run()
             for sample in samples {
                 try await db.insert(into: "gateway_load").columns("server", "deployment_id", "version_key", "concurrency", "requests", "at")
                     .values(

@@ -85,6 +85,16 @@ struct InferenceCodecTests {
                 "no Inference-Header-Content-Length"
             ),
             (#"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1]}]}"#, nil, "neither data nor binary_data_size"),
+            // A shape far larger than any body is refused before anything is reserved for it.
+            (#"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1073741824, 1073741824], "data": [1]}]}"#, nil, "too many elements"),
+            (
+                #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "parameters": {"timeout": 0}}"#, nil,
+                "parameters.timeout must be a positive whole number"
+            ),
+            (
+                #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "parameters": {"timeout": "soon"}}"#, nil,
+                "parameters.timeout must be a positive whole number"
+            ),
         ]
         for (text, length, message) in cases {
             #expect(throws: InferenceRequestError.self, "\(text)") {

@@ -188,6 +188,12 @@ struct ServingAPITests {
             let production = try await Self.create(
                 api, developer, #"{"name":"prod","production":true,"models":[{"model":"team.flowers.adder","version":1}]}"#)
             #expect(production.status == .forbidden, "production needs a maintainer")
+            // A public deployment answers callers without a token: only a maintainer opens one.
+            let open = try await Self.create(api, developer, #"{"name":"open","public":true,"models":[{"model":"team.flowers.adder","version":1}]}"#)
+            #expect(open.status == .forbidden, "public needs a maintainer: \(open.text)")
+            let opened = try await api.request(.patch, "/api/v1/deployments/adder", token: developer, json: #"{"public":true}"#)
+            #expect(opened.status == .forbidden, "\(opened.text)")
+            #expect(try await api.platform.store.serving.deployment(named: "adder")?.deployment.isPublic == false)
         }
     }
 

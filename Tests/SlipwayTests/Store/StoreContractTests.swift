@@ -50,6 +50,23 @@ struct StoreContractTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func garbageCollectionForgetsOnlyReferencesMadeBeforeItStarted(backend: TestBackend) async throws {
+        try await TestDatabases.withDatabase(backend) { database in
+            let references = SQLBlobReferenceRepository(database: database)
+            let namespace = UUID()
+            let (gone, again) = (String(repeating: "a", count: 64), String(repeating: "b", count: 64))
+            try await references.recordUpload(gone, namespaceID: namespace)
+            try await references.recordUpload(again, namespaceID: namespace)
+            let started = Date()
+            try await Task.sleep(for: .milliseconds(20))
+            // Both were deleted by the pass; meanwhile the second was uploaded again, and needs its reference.
+            try await references.recordUpload(again, namespaceID: namespace)
+            try await references.forget([gone, again], createdBefore: started)
+            #expect(try await references.held([gone, again], namespaceID: namespace) == [again])
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func usersAreUniqueByUsernameAndKeepTheirChanges(backend: TestBackend) async throws {
         try await TestDatabases.withDatabase(backend) { database in
             let users = SQLUserRepository(database: database)
