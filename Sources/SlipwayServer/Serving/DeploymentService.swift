@@ -90,17 +90,19 @@ struct DeploymentService: Service {
         var problems: [String] = []
         var targetReady = true
         var readyCounts: [String: Int] = [:]
+        var carriedIDs: [UUID] = []
         for entry in spec.models {
             let key = modelVersionKey(entry.model, entry.version)
             let want = desiredReplicas(deployment, key: key, load: load["\(deployment.id)|\(key)"], at: time)
             desired[key] = want
-            // Replicas of the serving revision whose worker would not change move to the new revision as they are.
+            // Replicas of the serving revision whose worker would not change count for the new revision as they are. They
+            // move to it only at the switch: until then the gateway routes the serving revision, and they are part of it.
             if let servingSpec, let serving, Self.sameWorker(servingSpec, spec, model: entry.model, version: entry.version) {
                 let carried = replicas.indices.filter {
                     replicas[$0].model == entry.model && replicas[$0].version == entry.version && replicas[$0].revision == serving
                         && replicas[$0].state.isLive
                 }
-                try await store.serving.adoptReplicas(ids: carried.map { replicas[$0].id }, revision: target, at: time)
+                carriedIDs += carried.map { replicas[$0].id }
                 for index in carried { replicas[index].revision = target }
             }
             let current = replicas.filter { $0.model == entry.model && $0.version == entry.version && $0.revision == target }
@@ -156,7 +158,8 @@ struct DeploymentService: Service {
                 logger.info("deployment \(deployment.name) now serves revision \(servingNow)")
             }
             try await store.serving.setStatus(
-                deploymentID: deployment.id, servingRevision: servingNow, state: state, reason: reason, desired: desired, at: time)
+                deploymentID: deployment.id, servingRevision: servingNow, state: state, reason: reason, desired: desired,
+                adopting: servingNow == target && servingNow != serving ? carriedIDs : [], at: time)
         }
     }
 

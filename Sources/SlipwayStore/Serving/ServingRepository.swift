@@ -58,8 +58,13 @@ public protocol ServingRepository: Sendable {
     /// Deletes the deployment and its revisions; its replicas are told to stop.
     func deleteDeployment(id: UUID, by actor: AuditActor) async throws
     /// What the deployment loop concluded: the serving revision, state, reason and replicas wanted.
-    func setStatus(deploymentID: UUID, servingRevision: Int?, state: DeploymentState, reason: String, desired: [String: Int], at now: Date)
-        async throws
+    ///
+    /// `adopting` moves live replicas of the previous revision whose worker stays the same (a scale or a batching
+    /// change) to the serving revision in the same transaction, so no route refresh sees them in neither.
+    func setStatus(
+        deploymentID: UUID, servingRevision: Int?, state: DeploymentState, reason: String, desired: [String: Int], adopting: [UUID],
+        at now: Date
+    ) async throws
 
     /// Replicas of one deployment (`nil`: every deployment's), including stopped ones when asked.
     func replicas(deploymentID: UUID?, includeStopped: Bool) async throws -> [Replica]
@@ -68,8 +73,6 @@ public protocol ServingRepository: Sendable {
         deploymentID: UUID, revision: Int, model: String, version: Int, count: Int, resources: ComputeResources,
         nodeSelector: [String: String], at now: Date
     ) async throws -> [Replica]
-    /// Moves live replicas to a newer revision whose worker would be the same (a scale or a batching change).
-    func adoptReplicas(ids: [UUID], revision: Int, at now: Date) async throws
     /// Tells replicas to stop: pending ones stop at once, placed ones when their agent has stopped them.
     func stopReplicas(ids: [UUID], reason: String, at now: Date) async throws
     /// Pending and placed replicas: what the scheduler plans over.
@@ -385,10 +388,16 @@ public struct SQLServingRepository: ServingRepository {
     }
 
     public func setStatus(
-        deploymentID: UUID, servingRevision: Int?, state: DeploymentState, reason: String, desired: [String: Int], at now: Date
+        deploymentID: UUID, servingRevision: Int?, state: DeploymentState, reason: String, desired: [String: Int], adopting: [UUID],
+        at now: Date
     ) async throws {
         let desiredJSON = try Self.json(desired)
         try await database.write { db in
+            if let servingRevision, !adopting.isEmpty {
+                try await db.update("deployment_replicas").set("revision", to: servingRevision).set("updated_at", to: Self.millis(now))
+                    .where("id", .in, adopting.map(\.uuidString))
+                    .where("state", .in, ReplicaState.allCases.filter(\.isLive).map(\.rawValue)).run()
+            }
             try await db.update("deployments").set("serving_revision", to: servingRevision.map { SQLBind($0) } ?? SQLBind(Int?.none))
                 .set("state", to: state.rawValue).set("reason", to: reason).set("desired_json", to: desiredJSON)
                 .where("id", .equal, deploymentID.uuidString).run()
@@ -433,14 +442,6 @@ public struct SQLServingRepository: ServingRepository {
                 rows.append(row)
             }
             return try await Self.replicas(db, rows)
-        }
-    }
-
-    public func adoptReplicas(ids: [UUID], revision: Int, at now: Date) async throws {
-        guard !ids.isEmpty else { return }
-        try await database.write { db in
-            try await db.update("deployment_replicas").set("revision", to: revision).set("updated_at", to: Self.millis(now))
-                .where("id", .in, ids.map(\.uuidString)).where("state", .in, ReplicaState.allCases.filter(\.isLive).map(\.rawValue)).run()
         }
     }
 

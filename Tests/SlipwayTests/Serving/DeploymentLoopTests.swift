@@ -137,6 +137,34 @@ struct DeploymentLoopTests {
             #expect(deployment.revision == 3 && deployment.servingRevision == 3, "\(deployment.reason)")
             replicas = try await store.serving.replicas(deploymentID: nil, includeStopped: false)
             #expect(replicas.map(\.id) == [second] && replicas.map(\.revision) == [3])
+
+            // A canary of version 2 beside version 1: version 1's replica carries over, but only at the switch. Until
+            // version 2 is ready, it stays in revision 3, which the gateway routes, and keeps answering.
+            let canary = try await api.request(
+                .patch, "/api/v1/deployments/adder", token: admin,
+                json: #"{"models":[{"model":"team.flowers.adder","version":1,"weight":10},{"model":"team.flowers.adder","version":2,"weight":90}]}"#)
+            #expect(canary.status == .ok, "\(canary.text)")
+            try await loop.tick()
+            try await scheduler.tick()
+            instructions = try await Self.beat(api, agent, [both[1]])
+            let third = try #require(instructions.startReplicas?.first { $0.version == 2 }?.replicaId)
+            try await loop.tick()
+            deployment = try await Self.deployment(api)
+            #expect(deployment.revision == 4 && deployment.servingRevision == 3, "\(deployment.reason)")
+            let serving = try #require(try await store.serving.routingTable().first)
+            #expect(serving.serving.revision == 3)
+            let meanwhile = GatewayService.route(
+                deployment, spec: serving.serving.spec, revision: 3, replicas: try await store.serving.replicas(deploymentID: nil, includeStopped: false))
+            #expect(meanwhile.versions.first?.endpoints.map(\.id) == [second], "version 1 keeps its replica while version 2 starts")
+
+            let all = [both[1], .init(replicaId: third, state: .ready, address: "tcp:127.0.0.1:5002", restarts: 0, message: nil)]
+            _ = try await Self.beat(api, agent, all)
+            try await loop.tick()
+            deployment = try await Self.deployment(api)
+            #expect(deployment.servingRevision == 4 && deployment.state == .ready, "\(deployment.reason)")
+            replicas = try await store.serving.replicas(deploymentID: nil, includeStopped: false)
+            #expect(Set(replicas.map(\.id)) == [second, third] && replicas.allSatisfy { $0.revision == 4 }, "\(replicas)")
+            #expect(try await Self.beat(api, agent, all).stopReplicas?.isEmpty ?? true, "nothing restarts")
         }
     }
 
