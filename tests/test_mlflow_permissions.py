@@ -158,6 +158,27 @@ def test_logged_models_follow_their_experiments_namespace(users, lab):
     assert MlflowClient().get_logged_model(model_id).tags == {"reviewed": "yes"}
 
 
+def test_a_run_links_only_logged_models_its_author_may_see(users, api, lab):
+    """log_outputs and log_inputs name logged models by id: another namespace's model is not found (nothing is
+    linked, and nothing tells its existence), the same answer as for an id that does not exist."""
+    from mlflow.entities import LoggedModelInput, LoggedModelOutput
+
+    assert api.post("/namespaces", json={"name": "elsewhere"}).status_code == 201
+    assert api.post("/namespaces/elsewhere/projects", json={"name": "p"}).status_code == 201
+    stranger = users.create("stan", "elsewhere", "developer")
+    with users.as_user(stranger) as client:
+        run_id = client.create_run(client.create_experiment("elsewhere/p/own")).info.run_id
+        for model_id in [lab["model_id"], "m-" + "0" * 32]:
+            with pytest.raises(MlflowException) as unseen_output:
+                client.log_outputs(run_id, [LoggedModelOutput(model_id, 0)])
+            assert code(unseen_output) == "RESOURCE_DOES_NOT_EXIST"
+            with pytest.raises(MlflowException) as unseen_input:
+                client.log_inputs(run_id, models=[LoggedModelInput(model_id)])
+            assert code(unseen_input) == "RESOURCE_DOES_NOT_EXIST"
+        run = client.get_run(run_id)
+        assert run.outputs.model_outputs == [] and run.inputs.model_inputs == []
+
+
 def test_the_registry_needs_a_maintainer_to_delete_or_promote_to_production(users, lab):
     outsider = users.create("omar")
     developer = users.create("dev", "lab", "developer")

@@ -165,10 +165,8 @@ struct MLflowLoggedModelController: Sendable {
         let runID = try await tracking.activeRun(body.runId, context).runID
         var outputs: [(modelID: String, step: Int64)] = []
         for output in body.models ?? [] {
-            guard try await store.loggedModels.model(id: output.modelId) != nil else {
-                throw MLflowError.notFound("Logged model with ID '\(output.modelId.prefix(80))' not found")
-            }
-            outputs.append((output.modelId, output.step?.value ?? 0))
+            // Only a model the caller may see: a run must not link (or probe for) another namespace's models.
+            outputs.append((try await tracking.loggedModel(output.modelId, context, requires: .viewer).modelID, output.step?.value ?? 0))
         }
         try await store.loggedModels.recordOutputs(runID: runID, outputs)
         return MLflowWire.empty
@@ -176,16 +174,7 @@ struct MLflowLoggedModelController: Sendable {
 
     /// The model in the path, if the caller has `required` in its experiment's namespace.
     private func model(_ context: AppRequestContext, requires required: Role) async throws -> LoggedModel {
-        let id = try context.parameters.require("model_id")
-        guard let model = try await store.loggedModels.model(id: id) else {
-            throw MLflowError.notFound("Logged model with ID '\(id.prefix(80))' not found")
-        }
-        do {
-            _ = try await tracking.experiment(model.experimentID, context, requires: required)
-        } catch let error as MLflowError where error.code == "RESOURCE_DOES_NOT_EXIST" {
-            throw MLflowError.notFound("Logged model with ID '\(id.prefix(80))' not found")
-        }
-        return model
+        try await tracking.loggedModel(try context.parameters.require("model_id"), context, requires: required)
     }
 
     private func wire(_ id: String) async throws -> WireLoggedModel {

@@ -339,10 +339,7 @@ struct MLflowTrackingController: Sendable {
         var models: [String] = []
         for input in body.models ?? [] {
             guard let id = input.modelId, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'model_id'") }
-            guard id.count <= 64, let model = try await store.loggedModels.model(id: id),
-                (try? await experiment(model.experimentID, context, requires: .viewer)) != nil
-            else { throw MLflowError.notFound("Logged model with ID '\(id.prefix(80))' not found") }
-            models.append(model.modelID)
+            models.append(try await loggedModel(id, context, requires: .viewer).modelID)
         }
         try await store.tracking.logInputs(runID: runID, inputs, models: models)
         return MLflowWire.empty
@@ -408,6 +405,19 @@ struct MLflowTrackingController: Sendable {
     }
 
     /// The experiment, if the caller may see it, with the role `required`. Non-members learn nothing: 404.
+    /// The logged model `id`, if the caller has `required` in its experiment's namespace; otherwise, and when there is
+    /// no such model, `RESOURCE_DOES_NOT_EXIST` (an outsider learns nothing of other namespaces' models).
+    func loggedModel(_ id: String, _ context: AppRequestContext, requires required: Role) async throws -> LoggedModel {
+        let missing = MLflowError.notFound("Logged model with ID '\(id.prefix(80))' not found")
+        guard id.utf8.count <= 64, let model = try await store.loggedModels.model(id: id) else { throw missing }
+        do {
+            _ = try await experiment(model.experimentID, context, requires: required)
+        } catch let error as MLflowError where error.code == "RESOURCE_DOES_NOT_EXIST" {
+            throw missing
+        }
+        return model
+    }
+
     func experiment(_ id: String?, _ context: AppRequestContext, requires required: Role) async throws -> Experiment {
         guard let id, !id.isEmpty else { throw MLflowError.invalid("Missing value for required parameter 'experiment_id'") }
         let caller = try caller(context)
