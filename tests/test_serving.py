@@ -329,3 +329,38 @@ def test_a_hung_worker_fails_its_health_checks_and_is_replaced(server, api, trac
     # A body over the gateway's limit is refused before anything is decoded.
     big = requests.post(server.url + "/v2/models/digits/infer", data=b"x" * 10_000, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert big.status_code == 413 and "4096" in big.json()["error"]
+
+
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)
+def test_a_worker_killed_at_every_start_ends_failed_and_says_why(server, api, tracking, tmp_path):
+    """A model whose worker dies while loading (as under the kernel's OOM killer: a signal, no exit code) is
+    restarted with backoff a few times, then the replica is failed with the reason, and the deployment says so
+    instead of waiting for ever."""
+    project(api)
+    folder = tmp_path / "doomed"
+    folder.mkdir()
+    (folder / "model.py").write_text(
+        "import os, signal\n\n"
+        "class Model:\n"
+        "    def load(self):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n\n"
+        "    def predict(self, batch):\n"
+        "        return batch\n")
+    mlflow.set_experiment("team/vision/doomed")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(folder), artifact_path="model")
+    tracking.create_registered_model("team.vision.doomed")
+    tracking.create_model_version("team.vision.doomed", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    created = api.post("/namespaces/team/projects/vision/deployments",
+                       json={"name": "doomed", "models": [{"model": "team.vision.doomed", "version": 1}]})
+    assert created.status_code == 201, created.text
+    # Each replica fails after five quick endings; after three failed replicas the deployment stops making more.
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        deployment = api.get("/deployments/doomed").json()["deployment"]
+        if "failed 3 times" in deployment["reason"]:
+            break
+        time.sleep(1)
+    assert "failed 3 times" in deployment["reason"], deployment
+    assert "ended 5 times in a row" in deployment["reason"] and "signal" in deployment["reason"], deployment
+    assert deployment.get("serving_revision") is None and deployment["state"] != "ready", deployment

@@ -212,6 +212,12 @@ actor ReplicaSupervisor {
                 update(id, .starting, "the worker could not load the model (\(reason)); trying again", restarted: true)
             case .ended(let reason, let servedFor):
                 consecutiveFailures = servedFor > .seconds(60) ? 1 : consecutiveFailures + 1
+                // A worker killed while loading (out of memory, a crash in native code) or dying soon after each
+                // start would otherwise restart for ever while the deployment waits on it.
+                if consecutiveFailures >= Self.crashLoopLimit {
+                    update(id, .failed, "the worker ended \(consecutiveFailures) times in a row within a minute of starting: \(reason)")
+                    return
+                }
                 update(id, .starting, "\(reason); restarting", restarted: true)
                 logger.warning("replica \(id) of \(assignment.deployment): \(reason); restarting")
             }
@@ -220,6 +226,9 @@ actor ReplicaSupervisor {
             try? await Task.sleep(for: delay)
         }
     }
+
+    /// How many endings in a row, each within a minute of its start, make a replica failed.
+    static let crashLoopLimit = 5
 
     enum WorkerOutcome {
         /// The worker could not even be started (no interpreter): retrying will not help.
