@@ -119,6 +119,8 @@ final class ModelVersionQueue: Sendable {
             describer.resume(throwing: GatewayError(status: 404, "model '\(deployment)' is no longer served by this version"))
         }
         for continuation in waiting {
+            // Each waiting request was counted in flight when it arrived: a re-created version would inherit the count.
+            series.inFlight.decrement()
             continuation.resume(throwing: GatewayError(status: 404, "model '\(deployment)' is no longer served by this version"))
         }
         for connection in connections { Task { await connection.close() } }

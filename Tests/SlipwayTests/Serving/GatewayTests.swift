@@ -174,6 +174,39 @@ struct GatewayTests {
         #expect(!gateway.isReady(deployment: "doubler", version: nil))
     }
 
+    @Test func requestsQueuedForADroppedVersionFailAndLeaveNothingCountedInFlight() async throws {
+        let worker = try Worker(delay: 0.5)
+        let metrics = GatewayMetrics()
+        let gateway = InferenceGateway(metrics: metrics)
+        gateway.update([Self.route([worker], maxBatch: 1, timeout: .seconds(20))])
+        try await Self.warm(gateway)
+        let outcomes = Task {
+            await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<5 {
+                    group.addTask {
+                        do {
+                            _ = try await gateway.infer(deployment: "doubler", version: nil, inputs: [Self.input(1)], outputs: [], timeout: nil)
+                            return 200
+                        } catch let error as GatewayError {
+                            return error.status
+                        } catch {
+                            return -1
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while worker.callsStarted == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        gateway.update([])
+        let results = await outcomes.value
+        #expect(results.contains(404), "the queued requests are told the version is gone: \(results)")
+        let exposition = String(decoding: metrics.exposition(), as: UTF8.self)
+        let inFlight = exposition.split(separator: "\n").filter { $0.hasPrefix("slipway_inference_in_flight") }
+        #expect(!inFlight.isEmpty && inFlight.allSatisfy { $0.hasSuffix(" 0") || $0.hasSuffix(" 0.0") }, "\(inFlight)")
+    }
+
     @Test func aKilledWorkerFailsOnlyItsInFlightRequestsAndTheQueueMovesToItsReplacement() async throws {
         let first = try Worker(delay: 0.3)
         let gateway = InferenceGateway(metrics: GatewayMetrics())
