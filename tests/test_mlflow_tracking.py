@@ -219,6 +219,12 @@ def test_bad_input_gets_mlflow_errors_and_changes_nothing(tracking, server):
     escaping = requests.post(base + "/runs/log-metric", auth=auth, timeout=30,
                              json={"run_id": run_id, "key": "../x", "value": 1, "timestamp": 1})
     assert escaping.status_code == 400 and escaping.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    # Twenty thousand tags fit in a megabyte but not in one statement of either database: refused, not a 500.
+    crowded = requests.post(base + "/experiments/create", auth=auth, timeout=60,
+                            json={"name": "crowded", "tags": [{"key": f"k{i}", "value": "v"} for i in range(20_000)]})
+    assert crowded.status_code == 400 and crowded.json()["error_code"] == "INVALID_PARAMETER_VALUE", crowded.text
+    assert "at most 1000" in crowded.json()["message"]
+    assert tracking.get_experiment_by_name("crowded") is None
     missing_route = requests.get(base + "/no/such/route", auth=auth, timeout=30)
     assert missing_route.status_code == 404 and missing_route.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     assert tracking.get_run(run_id).data.metrics == {}

@@ -646,8 +646,15 @@ struct MLflowTrackingController: Sendable {
         return KeyValue(key: key, value: value)
     }
 
+    /// The most key/value pairs one request may set (MLflow's own log-batch limit is 100 tags): the store writes them in
+    /// one statement, and a database bounds how many values one statement binds.
+    static let keyValueLimit = 1000
+
     static func keyValues(_ tags: [MLflowWire.Tag]?, what: String) throws -> [KeyValue] {
-        try (tags ?? []).map { try keyValue($0.key, $0.value, what: what) }
+        guard (tags?.count ?? 0) <= keyValueLimit else {
+            throw MLflowError.invalid("a request sets at most \(keyValueLimit) \(what)s, not \(tags!.count)")
+        }
+        return try (tags ?? []).map { try keyValue($0.key, $0.value, what: what) }
     }
 
     static func check(_ text: String, what: String, limit: Int) throws {

@@ -69,7 +69,11 @@ struct ServingPages: Sendable {
         try form.requireCSRF(caller)
         let (deployment, _) = try await deployments.deployment(context, requires: .viewer)
         let body = form["request"] ?? ""
-        let version = form.text("version").flatMap(Int.init)
+        var version: Int?
+        if let text = form.text("version") {
+            guard let given = Int(text) else { throw APIError.invalidField("version", "must be a model version number, not '\(text.prefix(40))'") }
+            version = given
+        }
         let started = ContinuousClock.now
         do {
             let (answer, _) = try await inference.answer(
@@ -101,7 +105,14 @@ struct ServingPages: Sendable {
     @Sendable func rollback(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await change(request, context: context) { form in
             let (deployment, _) = try await deployments.deployment(context, requires: .developer)
-            let number = form.text("revision").flatMap(Int.init) ?? deployment.revision - 1
+            // No revision given: the one before; one given that is not a number changes nothing.
+            let number: Int
+            if let text = form.text("revision") {
+                guard let given = Int(text) else { throw APIError.invalidField("revision", "must be a revision number, not '\(text.prefix(40))'") }
+                number = given
+            } else {
+                number = deployment.revision - 1
+            }
             let revised = try await deployments.rollback(deployment, to: number, context: context)
             return "Rolling back to revision \(number): revision \(revised.revision) starts beside the serving one."
         }
