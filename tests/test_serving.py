@@ -221,6 +221,8 @@ def test_a_canary_split_rolls_out_beside_the_serving_revision_and_rolls_back(ser
     assert first_replica and first_replica[0]["revision"] == 2 and first_replica[0]["restarts"] == 0, "version 1's replica was carried over"
 
     client = triton(server)
+    # Gateways read routes every second: until then this one routes revision 1, where version 1 keeps answering.
+    time.sleep(2)
     # tritonclient writes Inference-Header-Content-Length into the headers it is given: each call gets its own dict.
     def auth():
         return {"Authorization": f"Bearer {api.token}"}

@@ -89,6 +89,27 @@ struct GatewayTests {
     }
 
     /// Waits until the gateway knows the model's metadata (its first connection is up).
+    /// Sends `count` requests at once, in the background: their statuses (200 for an answer), sorted.
+    static func send(_ count: Int, to gateway: InferenceGateway) -> Task<[Int], Never> {
+        Task {
+            await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<count {
+                    group.addTask {
+                        do {
+                            _ = try await gateway.infer(deployment: "doubler", version: nil, inputs: [Self.input(1)], outputs: [], timeout: nil)
+                            return 200
+                        } catch let error as GatewayError {
+                            return error.status
+                        } catch {
+                            return -1
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int]()) { $0.append($1) }.sorted()
+            }
+        }
+    }
+
     static func warm(_ gateway: InferenceGateway) async throws {
         _ = try await gateway.metadata(deployment: "doubler", version: nil)
     }
@@ -180,23 +201,7 @@ struct GatewayTests {
         let gateway = InferenceGateway(metrics: metrics)
         gateway.update([Self.route([worker], maxBatch: 1, timeout: .seconds(20))])
         try await Self.warm(gateway)
-        let outcomes = Task {
-            await withTaskGroup(of: Int.self) { group in
-                for _ in 0..<5 {
-                    group.addTask {
-                        do {
-                            _ = try await gateway.infer(deployment: "doubler", version: nil, inputs: [Self.input(1)], outputs: [], timeout: nil)
-                            return 200
-                        } catch let error as GatewayError {
-                            return error.status
-                        } catch {
-                            return -1
-                        }
-                    }
-                }
-                return await group.reduce(into: [Int]()) { $0.append($1) }
-            }
-        }
+        let outcomes = Self.send(5, to: gateway)
         let deadline = ContinuousClock.now + .seconds(20)
         while worker.callsStarted == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         gateway.update([])
@@ -213,23 +218,7 @@ struct GatewayTests {
         var route = Self.route([first], maxBatch: 1, timeout: .seconds(20))
         gateway.update([route])
         try await Self.warm(gateway)
-        let outcomes = Task {
-            await withTaskGroup(of: Int.self) { group in
-                for _ in 0..<6 {
-                    group.addTask {
-                        do {
-                            _ = try await gateway.infer(deployment: "doubler", version: nil, inputs: [Self.input(1)], outputs: [], timeout: nil)
-                            return 200
-                        } catch let error as GatewayError {
-                            return error.status
-                        } catch {
-                            return -1
-                        }
-                    }
-                }
-                return await group.reduce(into: [Int]()) { $0.append($1) }.sorted()
-            }
-        }
+        let outcomes = Self.send(6, to: gateway)
         // Kill the worker in the middle of a call, however slowly this machine starts the requests.
         let warmCalls = first.callsStarted
         let deadline = ContinuousClock.now + .seconds(20)
